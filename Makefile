@@ -1,0 +1,32 @@
+# Quickstart: `make demo` runs the demo, `make test` runs the tests.
+# Both create or reuse .venv and install what they need.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP_TEST := $(VENV)/.installed-test
+STAMP_DEMO := $(VENV)/.installed-demo
+
+.PHONY: test demo venv clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP_TEST): $(PY) pyproject.toml
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+$(STAMP_DEMO): $(PY) pyproject.toml
+	$(PY) -m pip install --quiet -e '.[demo]'
+	touch $@
+
+venv: $(STAMP_TEST)
+
+test: $(STAMP_TEST)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+demo: $(STAMP_DEMO)
+	$(PY) -m netpoll demo
+
+clean:
+	rm -rf $(VENV) build *.egg-info
