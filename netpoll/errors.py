@@ -1,0 +1,38 @@
+"""The exception classes shared by every layer of netpoll.
+
+They live in one leaf module so that the runtime (which reports deadlines and
+closing as plain error codes, as Go's runtime does) and the layers above it
+(which turn those codes into exceptions) can name the same classes without
+importing each other.
+"""
+
+import errno
+
+
+class DeadlineExceededError(TimeoutError):
+    """An I/O operation passed its deadline (Go: os.ErrDeadlineExceeded).
+
+    The message ends with ``i/o timeout``.  ``written`` is how many bytes a
+    write sent before its deadline passed (0 for reads)."""
+
+    def __init__(self, message="i/o timeout", written=0):
+        super().__init__(errno.ETIMEDOUT, message)
+        self.written = written
+
+    def __str__(self):
+        return self.strerror
+
+
+class ClosedError(OSError):
+    """An operation on a closed connection or listener (Go: net.ErrClosed)."""
+
+    def __init__(self, message="use of closed network connection"):
+        super().__init__(errno.EBADF, message)
+
+    def __str__(self):
+        return self.strerror
+
+
+class DeadlockError(RuntimeError):
+    """Every goroutine is parked and nothing (timer, descriptor, thread) can
+    ever wake one of them (Go: "all goroutines are asleep - deadlock!")."""

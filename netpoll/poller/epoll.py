@@ -1,0 +1,124 @@
+"""The epoll backend, edge-triggered (Go: runtime/netpoll_epoll.go).
+
+Facts about epoll this backend relies on:
+
+* A descriptor is registered once, with EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET,
+  when it is opened, and deleted once before it is closed: no epoll_ctl per
+  read or write.  That is why ``ctl`` grows by two per descriptor life.
+* Edge-triggered means epoll reports a *change* to readable or writable, once.
+  A goroutine that reads until EAGAIN and then parks will be woken by the
+  next edge; an edge with no waiter is latched in the PollDesc so the next
+  wait returns at once (no lost wake-ups).
+* EPOLLHUP and EPOLLERR are reported whether asked for or not, and wake both
+  directions: the retried system call then reports EOF or the socket error.
+  EPOLLRDHUP (peer shut down its write side) wakes readers, who read EOF.
+* epoll_wait's timeout is in milliseconds; CPython rounds a float timeout up,
+  so a wait never returns before the timer it waits for is due.
+* Python's binding carries only the descriptor number as epoll's user data
+  (Go stores a tagged pointer to the pollDesc).  The fd → PollDesc table is
+  the tag here; it cannot go stale because a descriptor is deleted from epoll
+  before it is closed, and the events of one wait are dispatched before any
+  goroutine runs (and so before any descriptor can be closed or reused).
+"""
+
+import select
+
+from . import MODE_READ, MODE_WRITE
+from .wakeup import Wakeup
+
+_EPOLLIN = select.EPOLLIN
+_EPOLLOUT = select.EPOLLOUT
+_EPOLLRDHUP = getattr(select, "EPOLLRDHUP", 0x2000)
+_EPOLLHUP = select.EPOLLHUP
+_EPOLLERR = select.EPOLLERR
+_EPOLLET = select.EPOLLET
+
+_REGISTER = _EPOLLIN | _EPOLLOUT | _EPOLLRDHUP | _EPOLLET
+_READ_EVENTS = _EPOLLIN | _EPOLLRDHUP | _EPOLLHUP | _EPOLLERR
+_WRITE_EVENTS = _EPOLLOUT | _EPOLLHUP | _EPOLLERR
+
+
+class EpollPoller:
+    name = "epoll"
+    edge_triggered = True
+
+    def __init__(self):
+        self._ep = select.epoll()
+        self._pds = {}
+        self._wakeup = Wakeup()
+        self._ep.register(self._wakeup.fd, _EPOLLIN | _EPOLLET)
+        self.polls = 0
+        self.events = 0
+        self.ctl = 0
+
+    def open(self, fd, pd):
+        self._pds[fd] = pd
+        self.ctl += 1
+        try:
+            self._ep.register(fd, _REGISTER)
+        except FileExistsError:
+            # The number was reused while an older registration of another
+            # file description sharing it is still alive: take it over.
+            self.ctl += 1
+            self._ep.modify(fd, _REGISTER)
+        except BaseException:
+            del self._pds[fd]
+            raise
+
+    def close(self, fd):
+        self._pds.pop(fd, None)
+        self.ctl += 1
+        try:
+            self._ep.unregister(fd)
+        except (OSError, ValueError):
+            pass
+
+    def arm(self, fd, mode):
+        pass
+
+    def disarm(self, fd, mode):
+        pass
+
+    def wait(self, timeout):
+        self.polls += 1
+        try:
+            ready = self._ep.poll(-1 if timeout is None else timeout)
+        except InterruptedError:
+            return
+        pds = self._pds
+        wfd = self._wakeup.fd
+        n = 0
+        for fd, ev in ready:
+            pd = pds.get(fd)
+            if pd is None:
+                if fd == wfd:
+                    self._wakeup.drain()
+                continue
+            mode = 0
+            if ev & _READ_EVENTS:
+                mode = MODE_READ
+            if ev & _WRITE_EVENTS:
+                mode |= MODE_WRITE
+            if mode:
+                n += 1
+                pd.netpollready(mode)
+        self.events += n
+
+    def wakeup(self):
+        self._wakeup.wakeup()
+
+    @property
+    def wakeup_fd(self):
+        return self._wakeup.fd
+
+    def shutdown(self):
+        self._pds.clear()
+        self._wakeup.close()
+        self._ep.close()
+
+    def forget(self):
+        # The epoll instance and the eventfd are shared with the parent:
+        # closing our references is safe, epoll_ctl or reading is not.
+        self._pds.clear()
+        self._wakeup.close()
+        self._ep.close()

@@ -1,0 +1,92 @@
+"""The kqueue backend, edge-triggered with EV_CLEAR (Go: netpoll_kqueue.go).
+
+Both filters (EVFILT_READ, EVFILT_WRITE) are added once per descriptor, in
+one kevent call, with EV_CLEAR so that each is reported once per change, as
+epoll's EPOLLET.  EV_EOF on a filter wakes that direction; the retried system
+call reports EOF or the error.  Registration is dropped before the
+descriptor is closed (closing would drop it too, but an explicit delete keeps
+the fd → PollDesc table honest).
+"""
+
+import select
+
+from . import MODE_READ, MODE_WRITE
+from .wakeup import Wakeup
+
+
+class KqueuePoller:
+    name = "kqueue"
+    edge_triggered = True
+
+    def __init__(self):
+        self._kq = select.kqueue()
+        self._pds = {}
+        self._wakeup = Wakeup()
+        self._kq.control([select.kevent(self._wakeup.fd, select.KQ_FILTER_READ,
+                                        select.KQ_EV_ADD | select.KQ_EV_CLEAR)], 0)
+        self.polls = 0
+        self.events = 0
+        self.ctl = 0
+
+    def open(self, fd, pd):
+        self._pds[fd] = pd
+        flags = select.KQ_EV_ADD | select.KQ_EV_CLEAR
+        self.ctl += 1
+        self._kq.control([select.kevent(fd, select.KQ_FILTER_READ, flags),
+                          select.kevent(fd, select.KQ_FILTER_WRITE, flags)], 0)
+
+    def close(self, fd):
+        self._pds.pop(fd, None)
+        self.ctl += 1
+        try:
+            self._kq.control([select.kevent(fd, select.KQ_FILTER_READ, select.KQ_EV_DELETE),
+                              select.kevent(fd, select.KQ_FILTER_WRITE, select.KQ_EV_DELETE)], 0)
+        except OSError:
+            pass
+
+    def arm(self, fd, mode):
+        pass
+
+    def disarm(self, fd, mode):
+        pass
+
+    def wait(self, timeout):
+        self.polls += 1
+        try:
+            ready = self._kq.control(None, 1024, timeout)
+        except InterruptedError:
+            return
+        pds = self._pds
+        n = 0
+        for kev in ready:
+            fd = kev.ident
+            pd = pds.get(fd)
+            if pd is None:
+                if fd == self._wakeup.fd:
+                    self._wakeup.drain()
+                continue
+            mode = MODE_READ if kev.filter == select.KQ_FILTER_READ else MODE_WRITE
+            n += 1
+            pd.netpollready(mode)
+        self.events += n
+
+    def wakeup(self):
+        self._wakeup.wakeup()
+
+    @property
+    def wakeup_fd(self):
+        return self._wakeup.fd
+
+    def shutdown(self):
+        self._pds.clear()
+        self._wakeup.close()
+        self._kq.close()
+
+    def forget(self):
+        # A kqueue is not inherited across fork; only our wake-up pipe is.
+        self._pds.clear()
+        self._wakeup.close()
+        try:
+            self._kq.close()
+        except OSError:
+            pass

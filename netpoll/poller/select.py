@@ -1,0 +1,101 @@
+"""The select(2) backend, level-triggered, the oldest interface.
+
+select passes three bitmaps of FD_SETSIZE (1024) bits on every call: the
+kernel scans every bit up to the highest descriptor given, and a descriptor
+numbered 1024 or more cannot be represented at all.  ``arm`` therefore
+refuses such a descriptor with an OSError that names the limit, instead of
+letting select fail or hang.  Like poll, a descriptor is watched only while a
+goroutine is parked on it; ``ctl`` stays 0 since nothing is registered with
+the kernel between calls.
+"""
+
+import errno
+import select
+
+from . import MODE_READ, MODE_WRITE
+from .wakeup import Wakeup
+
+FD_SETSIZE = 1024
+
+
+class SelectPoller:
+    name = "select"
+    edge_triggered = False
+
+    def __init__(self):
+        self._pds = {}
+        self._rset = set()
+        self._wset = set()
+        self._wakeup = Wakeup()
+        self._rset.add(self._wakeup.fd)
+        self.polls = 0
+        self.events = 0
+        self.ctl = 0
+
+    def open(self, fd, pd):
+        self._pds[fd] = pd
+
+    def close(self, fd):
+        self._pds.pop(fd, None)
+        self._rset.discard(fd)
+        self._wset.discard(fd)
+
+    def arm(self, fd, mode):
+        if fd >= FD_SETSIZE:
+            raise OSError(
+                errno.EINVAL,
+                f"the select poller cannot watch descriptor {fd}: select() "
+                f"only handles descriptors below FD_SETSIZE ({FD_SETSIZE}); "
+                f"use the epoll or poll poller (NETPOLL_POLLER=epoll)")
+        if mode & MODE_READ:
+            self._rset.add(fd)
+        if mode & MODE_WRITE:
+            self._wset.add(fd)
+
+    def disarm(self, fd, mode):
+        if mode & MODE_READ:
+            self._rset.discard(fd)
+        if mode & MODE_WRITE:
+            self._wset.discard(fd)
+
+    def wait(self, timeout):
+        self.polls += 1
+        rset, wset = self._rset, self._wset
+        try:
+            r, w, _ = select.select(rset, wset, (), timeout)
+        except InterruptedError:
+            return
+        pds = self._pds
+        wfd = self._wakeup.fd
+        n = 0
+        for fd in r:
+            if fd == wfd:
+                self._wakeup.drain()
+                continue
+            rset.discard(fd)
+            pd = pds.get(fd)
+            if pd is not None:
+                n += 1
+                pd.netpollready(MODE_READ)
+        for fd in w:
+            wset.discard(fd)
+            pd = pds.get(fd)
+            if pd is not None:
+                n += 1
+                pd.netpollready(MODE_WRITE)
+        self.events += n
+
+    def wakeup(self):
+        self._wakeup.wakeup()
+
+    @property
+    def wakeup_fd(self):
+        return self._wakeup.fd
+
+    def shutdown(self):
+        self._pds.clear()
+        self._rset.clear()
+        self._wset.clear()
+        self._wakeup.close()
+
+    forget = shutdown

@@ -1,0 +1,62 @@
+"""The cross-thread wake-up descriptor (Go: netpollBreak's eventfd or pipe).
+
+A thread that hands work back to a runtime (``to_thread``, a signal) must
+wake that runtime's poller if it is blocked.  Writing to a descriptor the
+poller watches does it.  ``pending`` makes a burst of wake-ups cost one write:
+it is set before the write and cleared by the poller before it drains, so a
+wake-up that races with the drain either sees the flag cleared (and writes)
+or was queued before the drain (and is handled by it).
+"""
+
+import os
+
+
+class Wakeup:
+    __slots__ = ("fd", "_wfd", "pending", "_eventfd")
+
+    def __init__(self):
+        if hasattr(os, "eventfd"):
+            self.fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+            self._wfd = self.fd
+            self._eventfd = True
+        else:
+            r, w = os.pipe()
+            for fd in (r, w):
+                os.set_blocking(fd, False)
+                os.set_inheritable(fd, False)
+            self.fd, self._wfd = r, w
+            self._eventfd = False
+        self.pending = False
+
+    def wakeup(self):
+        if self.pending:
+            return
+        self.pending = True
+        try:
+            if self._eventfd:
+                os.eventfd_write(self._wfd, 1)
+            else:
+                os.write(self._wfd, b"\0")
+        except (BlockingIOError, OSError):
+            # Full (the poller will wake anyway) or closed during shutdown.
+            pass
+
+    def drain(self):
+        """Called by the poller when ``fd`` is readable."""
+        self.pending = False
+        try:
+            if self._eventfd:
+                os.eventfd_read(self.fd)
+            else:
+                while os.read(self.fd, 4096):
+                    pass
+        except (BlockingIOError, OSError):
+            pass
+
+    def close(self):
+        for fd in {self.fd, self._wfd}:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.fd = self._wfd = -1

@@ -1,0 +1,286 @@
+"""PollDesc, the per-descriptor state machine between goroutines and the
+poller (Go: runtime/netpoll.go's pollDesc), and PollCache, which recycles
+them (Go: pollCache).
+
+Each direction (read, write) has a *semaphore* slot ``g[mode]``:
+
+      ┌─────────────── netpollready (edge, nobody waits) ───────────────┐
+      │                                                                 ▼
+    None ── wait(): park ──▶ <goroutine> ── netpollready ──▶ READY ── wait()/prepare()
+      ▲                           │                                 consumes ──▶ None
+      │                           └── deadline / evict: ready the
+      └──────────────────────────────  goroutine, slot back to None ─┘
+
+* None    (Go: pdNil)   no notification pending, nobody waiting.
+* READY   (Go: pdReady) the poller reported readiness while nobody waited;
+                        the next wait returns at once: no wake-up is lost.
+* a goroutine (Go: G pointer) that goroutine is parked waiting.
+
+Go also has pdWait, the instant between committing to park and parking, which
+another OS thread may observe.  A netpoll runtime is one OS thread and the
+poller runs only while every goroutine is parked, so that state cannot be
+observed and does not exist here.
+
+A waiter that wakes and finds READY did I/O-ready; finding None means a
+deadline or ``evict`` woke it, and it re-checks ``closing`` and the deadline.
+Deadlines ``d[mode]``: 0 none, > 0 the monotonic time a timer is armed for,
+-1 passed.  ``seq[mode]`` grows on every deadline change, on evict and on
+reuse, and a deadline timer carries the seq it was armed with: a timer meant
+for an earlier deadline, or for this PollDesc's previous descriptor, finds a
+different seq and does nothing.
+
+The readiness side needs no sequence number here, unlike Go's tagged
+pointers: Python's epoll binding reports descriptor numbers, the poller maps
+them through its own table, a descriptor leaves that table (and the kernel's
+interest list) before it is closed, and the events of one poll are all
+dispatched before any goroutine runs.  ``fdseq`` counts the lives of a
+PollDesc, for diagnostics and tests.
+"""
+
+import time
+
+from greenlet import getcurrent
+
+from ..poller import MODE_READ, MODE_WRITE
+
+# Results of prepare() and wait() (Go: pollNoError, pollErrClosing,
+# pollErrTimeout); the FD layer turns them into exceptions.
+POLL_OK = 0
+POLL_ERR_CLOSING = 1
+POLL_ERR_TIMEOUT = 2
+
+MODES = (MODE_READ, MODE_WRITE)
+
+
+class _Ready:
+    __slots__ = ()
+
+    def __repr__(self):
+        return "READY"
+
+
+READY = _Ready()
+
+
+class PollDesc:
+    __slots__ = ("fd", "g", "d", "seq", "timer", "closing", "fdseq",
+                 "rt", "runq", "poller", "lt", "_switch")
+
+    def __init__(self):
+        self.fd = -1
+        # Indexed by mode (1 read, 2 write); index 0 unused.
+        self.g = [None, None, None]
+        self.d = [0, 0, 0]
+        self.seq = [0, 0, 0]
+        self.timer = [None, None, None]
+        self.closing = True
+        self.fdseq = 0
+        self.rt = None
+
+    def _open(self, rt, fd):
+        """Start a new life for descriptor ``fd`` (Go: poll_runtime_pollOpen)."""
+        g = self.g
+        if g[1] is not None and g[1] is not READY or g[2] is not None and g[2] is not READY:
+            raise RuntimeError("netpoll: PollDesc reused while a goroutine waits on it")
+        self.fd = fd
+        g[1] = g[2] = None
+        self.d[1] = self.d[2] = 0
+        seq = self.seq
+        seq[1] += 1
+        seq[2] += 1
+        self.closing = False
+        self.fdseq += 1
+        self.rt = rt
+        self.runq = rt.runq
+        self.poller = rt.poller
+        self.lt = rt.lt
+        self._switch = rt.hub.switch
+
+    # -- called by the poller ----------------------------------------------
+
+    def netpollready(self, mode):
+        """The poller saw ``fd`` ready for ``mode`` (a bit set of MODE_*):
+        wake the waiter, or latch READY if there is none (Go: netpollready)."""
+        gs = self.g
+        if mode & MODE_READ:
+            g = gs[1]
+            gs[1] = READY
+            if g is not None and g is not READY:
+                self.runq.append(g)
+        if mode & MODE_WRITE:
+            g = gs[2]
+            gs[2] = READY
+            if g is not None and g is not READY:
+                self.runq.append(g)
+
+    # -- called by the FD layer --------------------------------------------
+
+    def prepare(self, mode):
+        """Before an I/O attempt: report closing or a passed deadline, and
+        drop a stale READY, since the attempt itself will see whatever made
+        the descriptor ready (Go: poll_runtime_pollReset)."""
+        if self.closing:
+            return POLL_ERR_CLOSING
+        if self.d[mode] < 0:
+            return POLL_ERR_TIMEOUT
+        if self.g[mode] is READY:
+            self.g[mode] = None
+        return POLL_OK
+
+    def wait(self, mode):
+        """After EAGAIN: park until ``fd`` is ready for ``mode``, the
+        deadline passes or the descriptor is evicted (Go:
+        poll_runtime_pollWait + netpollblock)."""
+        gs = self.g
+        while True:
+            if self.closing:
+                return POLL_ERR_CLOSING
+            if self.d[mode] < 0:
+                return POLL_ERR_TIMEOUT
+            g = gs[mode]
+            if g is READY:
+                gs[mode] = None
+                return POLL_OK
+            if g is not None:
+                raise RuntimeError(
+                    f"netpoll: two goroutines wait on descriptor {self.fd} "
+                    f"for {'reading' if mode == MODE_READ else 'writing'}")
+            if self.lt:
+                self.poller.arm(self.fd, mode)
+            me = getcurrent()
+            gs[mode] = me
+            me.waitreason = "IO wait"
+            rt = self.rt
+            rt.nwait += 1
+            try:
+                self._switch()
+            except BaseException:
+                if gs[mode] is me:
+                    gs[mode] = None
+                if self.lt:
+                    self.poller.disarm(self.fd, mode)
+                raise
+            finally:
+                rt.nwait -= 1
+            g = gs[mode]
+            gs[mode] = None
+            if g is READY:
+                return POLL_OK
+            # Woken by a deadline or evict (or the deadline was moved after
+            # its timer fired): stop watching and check why.
+            if self.lt:
+                self.poller.disarm(self.fd, mode)
+
+    def set_deadline(self, t, mode):
+        """Set the deadline of ``mode`` (MODE_READ, MODE_WRITE or both) to the
+        monotonic time ``t``, None for none (Go: poll_runtime_pollSetDeadline).
+        A deadline at or before now wakes a parked waiter at once."""
+        if self.closing:
+            return POLL_ERR_CLOSING
+        if t is None:
+            d = 0
+        else:
+            d = t if t > time.monotonic() else -1
+        timers = self.rt.timers
+        for m in MODES:
+            if not mode & m:
+                continue
+            old = self.timer[m]
+            if old is not None:
+                timers.cancel(old)
+                self.timer[m] = None
+            self.seq[m] += 1
+            self.d[m] = d
+            if d > 0:
+                self.timer[m] = timers.add(d, _deadline_fired, (self, m, self.seq[m]))
+            elif d < 0:
+                self._unblock(m)
+        return POLL_OK
+
+    def evict(self):
+        """The descriptor is closing: fail every waiter and every later
+        operation with POLL_ERR_CLOSING (Go: poll_runtime_pollUnblock)."""
+        if self.closing:
+            return
+        self.closing = True
+        timers = self.rt.timers
+        for m in MODES:
+            self.seq[m] += 1
+            if self.timer[m] is not None:
+                timers.cancel(self.timer[m])
+                self.timer[m] = None
+            self._unblock(m)
+
+    def close(self):
+        """Unregister from the poller and return to the cache (Go:
+        poll_runtime_pollClose).  Only after ``evict`` and with no waiter."""
+        if not self.closing:
+            raise RuntimeError("netpoll: PollDesc closed without evict")
+        rt = self.rt
+        rt.poller.close(self.fd)
+        self.fd = -1
+        self.g[1] = self.g[2] = None
+        rt.pollcache.release(self)
+
+    def waiting(self, mode):
+        """True if a goroutine is parked on ``mode`` (for tests and stats)."""
+        g = self.g[mode]
+        return g is not None and g is not READY
+
+    def _unblock(self, mode):
+        """Wake the waiter of ``mode`` without marking I/O ready (Go:
+        netpollunblock with ioready=false)."""
+        g = self.g[mode]
+        if g is not None and g is not READY:
+            self.g[mode] = None
+            self.runq.append(g)
+
+    def __repr__(self):
+        return (f"<PollDesc fd={self.fd} r={self.g[1]!r} w={self.g[2]!r} "
+                f"rd={self.d[1]} wd={self.d[2]} closing={self.closing}>")
+
+
+def _deadline_fired(arg):
+    """A deadline timer is due (Go: netpolldeadlineimpl)."""
+    pd, mode, seq = arg
+    if pd.seq[mode] != seq:
+        return            # stale: the deadline moved, or the pd was reused
+    pd.timer[mode] = None
+    pd.d[mode] = -1
+    pd._unblock(mode)
+
+
+class PollCache:
+    """A free list of PollDescs (Go: pollCache).  Reuse keeps allocation off
+    the accept path; the seq bump in ``_open`` keeps old timers harmless."""
+
+    __slots__ = ("free",)
+    MAX_FREE = 4096
+
+    def __init__(self):
+        self.free = []
+
+    def alloc(self):
+        return self.free.pop() if self.free else PollDesc()
+
+    def release(self, pd):
+        if len(self.free) < self.MAX_FREE:
+            pd.rt = pd.runq = pd.poller = pd._switch = None
+            self.free.append(pd)
+
+
+def poll_open(fd, rt=None):
+    """A PollDesc for ``fd``, registered with this thread's poller (Go:
+    poll_runtime_pollOpen + netpollopen)."""
+    if rt is None:
+        from .scheduler import get_runtime
+        rt = get_runtime()
+    pd = rt.pollcache.alloc()
+    pd._open(rt, fd)
+    try:
+        rt.poller.open(fd, pd)
+    except BaseException:
+        pd.closing = True
+        pd.rt.pollcache.release(pd)
+        raise
+    return pd

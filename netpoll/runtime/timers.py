@@ -1,0 +1,64 @@
+"""The timer heap (Go: the per-P timer heap in runtime/time.go).
+
+A timer is a list ``[when, seq, fn, arg]`` kept in a binary heap ordered by
+``when`` (``seq`` breaks ties so ``fn`` is never compared).  Cancelling sets
+``fn`` to None; the entry stays in the heap until it reaches the top and is
+dropped there (lazy deletion keeps cancel O(1), which matters because every
+deadline change cancels a timer).
+"""
+
+import heapq
+from itertools import count
+
+WHEN, SEQ, FN, ARG = range(4)
+
+
+class TimerHeap:
+    __slots__ = ("heap", "live", "_seq")
+
+    def __init__(self):
+        self.heap = []
+        self.live = 0          # timers added and neither fired nor cancelled
+        self._seq = count()
+
+    def add(self, when, fn, arg):
+        """Call ``fn(arg)`` on the scheduler once ``monotonic() >= when``."""
+        timer = [when, next(self._seq), fn, arg]
+        heapq.heappush(self.heap, timer)
+        self.live += 1
+        return timer
+
+    def cancel(self, timer):
+        """Stop ``timer`` if it has not fired yet; idempotent."""
+        if timer[FN] is not None:
+            timer[FN] = None
+            timer[ARG] = None
+            self.live -= 1
+
+    def next_when(self):
+        """The due time of the earliest live timer, or None."""
+        heap = self.heap
+        while heap and heap[0][FN] is None:
+            heapq.heappop(heap)
+        return heap[0][WHEN] if heap else None
+
+    def run_due(self, now):
+        """Fire every live timer due at ``now``; returns how many fired."""
+        heap = self.heap
+        pop = heapq.heappop
+        fired = 0
+        while heap and heap[0][WHEN] <= now:
+            timer = pop(heap)
+            fn = timer[FN]
+            if fn is None:
+                continue
+            arg = timer[ARG]
+            timer[FN] = timer[ARG] = None
+            self.live -= 1
+            fired += 1
+            fn(arg)
+        return fired
+
+    def clear(self):
+        self.heap.clear()
+        self.live = 0
