@@ -1,0 +1,28 @@
+"""Shared fixtures: every poller-independent test runs under each poller."""
+
+import os
+
+import pytest
+
+import netpoll
+
+TEST_POLLERS = [p for p in ("select", "poll", "epoll") if p in netpoll.pollers()]
+
+
+@pytest.fixture(params=TEST_POLLERS)
+def poller(request):
+    """The name of a poller backend; tests run once per backend."""
+    return request.param
+
+
+@pytest.fixture
+def run(poller):
+    """``run(fn, *args)``: netpoll.run under the parametrized poller."""
+    def _run(fn, *args, **kwargs):
+        return netpoll.run(fn, *args, poller=poller, **kwargs)
+    return _run
+
+
+def open_fds():
+    """The set of this process's open descriptors."""
+    return set(os.listdir("/proc/self/fd"))
