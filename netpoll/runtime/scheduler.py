@@ -27,7 +27,7 @@ import threading
 import time
 from collections import deque
 
-from greenlet import getcurrent, greenlet
+from greenlet import GreenletExit, getcurrent, greenlet
 
 from ..errors import DeadlockError
 from ..poller import new_poller, resolve
@@ -150,6 +150,9 @@ class Runtime:
                         wait(None)
                     else:
                         self._deadlock()
+            except GreenletExit:
+                raise                      # close(): end the loop, even when
+                                           # suspended in a deadlock report
             except BaseException as exc:   # KeyboardInterrupt while polling
                 self.throws.append((self.main, exc))
             # 5. goroutines readied by other threads
