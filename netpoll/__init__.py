@@ -10,13 +10,13 @@ from .errors import ClosedError, DeadlineExceededError, DeadlockError
 from .poller import pollers
 from .runtime.chan import Chan, ChanClosed, WaitGroup
 from .runtime.goroutine import Goroutine, GoroutineExit
-from .runtime.scheduler import go, gosched, run, sleep, stats
+from .runtime.scheduler import go, gosched, run, set_watchdog, sleep, stats
 from .runtime.threads import to_thread
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "run", "go", "sleep", "gosched", "to_thread", "stats", "pollers",
+    "run", "go", "sleep", "gosched", "to_thread", "stats", "pollers", "set_watchdog",
     "Chan", "ChanClosed", "WaitGroup", "Goroutine", "GoroutineExit",
     "DeadlineExceededError", "ClosedError", "DeadlockError",
 ]

@@ -31,8 +31,10 @@ from greenlet import GreenletExit, getcurrent, greenlet
 
 from ..errors import DeadlockError
 from ..poller import new_poller, resolve
+from . import signals
 from .goroutine import Goroutine, GoroutineExit
 from .timers import TimerHeap
+from .watchdog import Watchdog, threshold_from_env
 
 _local = threading.local()
 # Runtimes inherited from the parent across fork(): kept alive so that their
@@ -67,6 +69,13 @@ class Runtime:
         self._exit_waiter = None
         from .polldesc import PollCache
         self.pollcache = PollCache()
+        self.ticks = 0                 # goroutine switches, for the watchdog
+        self.polling = False           # blocked in the poller, for the watchdog
+        self.signal_wakeup = signals.install(self.poller, self.lt)
+        self.watchdog = None
+        threshold = threshold_from_env()
+        if threshold is not None:
+            self.watchdog = Watchdog(self, threshold)
 
     # -- parking and waking (Go: gopark / goready) --------------------------
 
@@ -130,6 +139,7 @@ class Runtime:
             n = len(runq)
             while n:
                 n -= 1
+                self.ticks += 1
                 popleft().switch()
             # 2. throws
             if self.throws:
@@ -138,6 +148,7 @@ class Runtime:
             if heap and heap[0][0] <= monotonic():
                 timers.run_due(monotonic())
             # 4. poll
+            self.polling = True
             try:
                 if runq or self.throws or remote:
                     wait(0)
@@ -155,6 +166,7 @@ class Runtime:
                                            # suspended in a deadlock report
             except BaseException as exc:   # KeyboardInterrupt while polling
                 self.throws.append((self.main, exc))
+            self.polling = False
             # 5. goroutines readied by other threads
             while remote:
                 runq.append(remote.popleft())
@@ -215,6 +227,12 @@ class Runtime:
                 self.hub.throw()           # GreenletExit ends the loop
             except Exception:
                 pass
+        if self.watchdog is not None:
+            self.watchdog.stop()
+            self.watchdog = None
+        if self.signal_wakeup is not None:
+            self.signal_wakeup.close()
+            self.signal_wakeup = None
         self.runq.clear()
         self.timers.clear()
         self.poller.shutdown()
@@ -264,6 +282,7 @@ def _after_fork_in_child():
     if rt is not None:
         _forked.append(rt)
         rt.closed = True
+        signals.forget_after_fork(rt.signal_wakeup)
         rt.poller.forget()
         _local.rt = None
 
@@ -335,6 +354,19 @@ def gosched():
         except ValueError:
             pass
         raise
+
+
+def set_watchdog(seconds, stream=None):
+    """Report (to ``stream``, default stderr) any goroutine that holds this
+    thread's runtime for more than ``seconds`` without parking; None stops
+    the watchdog.  See netpoll.runtime.watchdog."""
+    rt = get_runtime()
+    if rt.watchdog is not None:
+        rt.watchdog.stop()
+        rt.watchdog = None
+    if seconds is not None:
+        rt.watchdog = Watchdog(rt, seconds, stream)
+    return rt.watchdog
 
 
 def stats():

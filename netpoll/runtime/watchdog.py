@@ -1,0 +1,87 @@
+"""The blocked-runtime detector (opt-in): reports a goroutine that holds its
+thread for longer than a threshold without parking.
+
+A netpoll runtime is cooperative: a goroutine that computes for a second, or
+calls a blocking function that is not netpoll's, stalls every other
+goroutine of its thread for that second.  Go preempts such a goroutine; we
+cannot, but we can say which one it is.  The scheduler counts the goroutine
+switches it makes (``Runtime.ticks``) and marks when it is blocked in the
+poller (``Runtime.polling``).  A watchdog thread samples both; if the count
+has not moved for ``threshold`` seconds while the runtime is not polling, it
+prints the running goroutine's stack (taken from ``sys._current_frames``) to
+stderr, once per stall.
+
+Enable it with ``NETPOLL_WATCHDOG=SECONDS`` (read when a runtime is created)
+or ``netpoll.set_watchdog(seconds)``; ``set_watchdog(None)`` stops it.
+"""
+
+import os
+import sys
+import threading
+import time
+import traceback
+
+
+class Watchdog:
+    def __init__(self, rt, threshold, stream=None):
+        if threshold <= 0:
+            raise ValueError(f"watchdog threshold must be > 0 seconds, not {threshold!r}")
+        self.rt = rt
+        self.threshold = threshold
+        self.stream = stream
+        self.reports = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="netpoll-watchdog",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    def _watch(self):
+        rt = self.rt
+        interval = min(self.threshold / 4, 0.25)
+        last = rt.ticks
+        since = time.monotonic()
+        reported = False
+        while not self._stop.wait(interval):
+            if rt.closed:
+                return
+            now = time.monotonic()
+            ticks = rt.ticks
+            if ticks != last or rt.polling:
+                last, since, reported = ticks, now, False
+                continue
+            if not reported and now - since >= self.threshold:
+                reported = True
+                self._report(now - since)
+
+    def _report(self, held):
+        frame = sys._current_frames().get(self.rt.thread_id)
+        stack = "".join(traceback.format_stack(frame)) if frame is not None else "  (no stack)\n"
+        out = self.stream or sys.stderr
+        try:
+            out.write(
+                f"netpoll watchdog: a goroutine has held the runtime's thread for "
+                f"{held:.2f} s without yielding (threshold {self.threshold} s); "
+                f"every other goroutine of this thread is stalled. Its stack:\n{stack}")
+            out.flush()
+        except Exception:
+            pass
+        self.reports += 1
+
+
+def threshold_from_env():
+    """The threshold in ``$NETPOLL_WATCHDOG``, or None; ValueError if malformed."""
+    value = os.environ.get("NETPOLL_WATCHDOG")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"NETPOLL_WATCHDOG must be a number of seconds, not {value!r}") from None
+    if seconds <= 0:
+        raise ValueError(f"NETPOLL_WATCHDOG must be > 0 seconds, not {value!r}")
+    return seconds
