@@ -4,13 +4,31 @@ A channel keeps a buffer and two queues of parked goroutines, each waiter a
 small ``_Waiter`` (Go: sudog) that carries the value handed over.  A send to
 a parked receiver hands the value over directly; a receive from a full
 buffer takes the oldest value and moves one parked sender's value in.
+
+A channel or wait group is bound to the thread whose runtime first parks or
+wakes a goroutine through it: goroutines of one runtime cannot be woken from
+another thread, so that use raises RuntimeError instead.
 """
 
 from collections import deque
+from threading import get_ident
 
 from greenlet import getcurrent
 
 from .scheduler import get_runtime
+
+
+def _bind(obj):
+    """This thread's runtime, after checking that ``obj`` (a Chan or a
+    WaitGroup) belongs to this thread; the first call binds it."""
+    tid = get_ident()
+    if obj._tid != tid:
+        if obj._tid is not None:
+            raise RuntimeError(
+                f"netpoll: this {type(obj).__name__} belongs to the runtime of "
+                f"another thread (thread {obj._tid}); use it only from that thread")
+        obj._tid = tid
+    return get_runtime()
 
 
 class ChanClosed(Exception):
@@ -37,6 +55,7 @@ class Chan:
         self._recvq = deque()
         self._sendq = deque()
         self.closed = False
+        self._tid = None          # the thread of the runtime it is used by
 
     def __len__(self):
         return len(self._buf)
@@ -48,15 +67,16 @@ class Chan:
             raise ChanClosed("send on closed channel")
         recvq = self._recvq
         if recvq:
+            rt = _bind(self)
             w = recvq.popleft()
             w.value = value
             w.ok = True
-            get_runtime().runq.append(w.g)
+            rt.runq.append(w.g)
             return
         if len(self._buf) < self.capacity:
             self._buf.append(value)
             return
-        rt = get_runtime()
+        rt = _bind(self)
         w = _Waiter(getcurrent(), value)
         self._sendq.append(w)
         self._park(rt, w, self._sendq, "chan send")
@@ -77,21 +97,24 @@ class Chan:
         buf = self._buf
         sendq = self._sendq
         if buf:
-            value = buf.popleft()
             if sendq:
+                rt = _bind(self)
+                value = buf.popleft()
                 w = sendq.popleft()
                 buf.append(w.value)
                 w.ok = True
-                get_runtime().runq.append(w.g)
-            return value, True
+                rt.runq.append(w.g)
+                return value, True
+            return buf.popleft(), True
         if sendq:
+            rt = _bind(self)
             w = sendq.popleft()
             w.ok = True
-            get_runtime().runq.append(w.g)
+            rt.runq.append(w.g)
             return w.value, True
         if self.closed:
             return None, False
-        rt = get_runtime()
+        rt = _bind(self)
         w = _Waiter(getcurrent())
         self._recvq.append(w)
         self._park(rt, w, self._recvq, "chan receive")
@@ -120,8 +143,8 @@ class Chan:
         """Close: waiting receivers get ChanClosed, waiting senders too."""
         if self.closed:
             raise ChanClosed("close of closed channel")
+        rt = _bind(self)
         self.closed = True
-        rt = get_runtime()
         for q in (self._recvq, self._sendq):
             while q:
                 w = q.popleft()
@@ -157,6 +180,7 @@ class WaitGroup:
     def __init__(self):
         self._count = 0
         self._waiters = []
+        self._tid = None
 
     @property
     def count(self):
@@ -166,16 +190,21 @@ class WaitGroup:
         count = self._count + n
         if count < 0:
             raise ValueError("negative WaitGroup counter")
-        self._count = count
         if count == 0 and self._waiters:
+            rt = _bind(self)
+            self._count = count
             waiters, self._waiters = self._waiters, []
-            get_runtime().runq.extend(waiters)
+            rt.runq.extend(waiters)
+        else:
+            self._count = count
 
     def done(self):
         self.add(-1)
 
     def wait(self):
-        rt = get_runtime()
+        if not self._count:
+            return
+        rt = _bind(self)
         while self._count:
             me = getcurrent()
             self._waiters.append(me)
