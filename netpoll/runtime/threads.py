@@ -41,12 +41,36 @@ def to_thread(fn, *args, **kwargs):
     rt = get_runtime()
     me = getcurrent()
     future = _get_pool().submit(fn, *args, **kwargs)
-    finished = []     # the callback readies us exactly once; park until then
+    # The callback readies us exactly once, from the worker or, if the
+    # future is already done, right here inside add_done_callback: so park
+    # until that wake-up has arrived, never fewer times, or it would wake
+    # this goroutine later, parked on something else.  If we leave early (an
+    # exception thrown in at the park point), the wake-up is withdrawn.
+    lock = threading.Lock()
+    state = [False, False]          # [finished, abandoned]
+
+    def wake(_future):
+        with lock:
+            state[0] = True
+            if not state[1]:
+                rt.ready_from_thread(me)
+
     rt.nthreads += 1
     try:
-        future.add_done_callback(lambda _f: (finished.append(1), rt.ready_from_thread(me)))
-        while not finished:
+        future.add_done_callback(wake)
+        while True:
             rt.park("to_thread")
+            if state[0]:
+                break
+    except BaseException:
+        with lock:
+            state[1] = True
+            if state[0]:
+                try:
+                    rt.remote.remove(me)
+                except ValueError:
+                    pass
+        raise
     finally:
         rt.nthreads -= 1
     return future.result()
