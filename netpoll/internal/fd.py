@@ -1,0 +1,474 @@
+"""FD: one non-blocking socket, its PollDesc and its FDMutex (Go:
+internal/poll/fd_unix.go and fd_poll_runtime.go).
+
+Every I/O method has the same shape, Go's::
+
+    lock (read or write side, + one reference)
+    pd.prepare(mode)              closed? deadline passed? drop stale READY
+    loop:
+        try the system call       most calls succeed here, without parking
+        except BlockingIOError:   EAGAIN
+            pd.wait(mode)         park until ready, deadline or close
+    unlock (- one reference; the last one out of a closed FD destroys it)
+
+Errors leave here as exceptions without addresses: ``ClosedError`` when the
+FD is closing, ``DeadlineExceededError`` when a deadline passed (``written``
+says how much of a write went out), and the OS's own OSError subclasses.
+``netpoll.net`` adds the operation and the addresses to the message.
+
+``close()`` marks the mutex closed, evicts the PollDesc (every parked
+goroutine wakes with ClosedError), waits until the last in-flight operation
+has returned, and only then unregisters the descriptor from the poller and
+closes it, so a recycled descriptor number never sees a stale wake-up.
+
+An FD belongs to the runtime of the thread that opened it; every method
+checks the thread first and raises RuntimeError on any other.
+"""
+
+import errno
+import socket
+from os import strerror as _strerror
+from threading import get_ident
+
+from ..errors import ClosedError, DeadlineExceededError
+from ..poller import MODE_READ, MODE_WRITE
+from ..runtime.polldesc import POLL_ERR_TIMEOUT, poll_open
+from .fdmutex import CLOSED, REF, RLOCK, RSHUT, WLOCK, FDMutex, _ready_one
+
+_MSG_NOSIGNAL = getattr(socket, "MSG_NOSIGNAL", 0)
+_IOV_MAX = min(getattr(socket, "IOV_MAX", 1024) or 1024, 1024)
+_RBUSY = CLOSED | RLOCK | RSHUT
+_WBUSY = CLOSED | WLOCK
+_CONNECTING = (errno.EINPROGRESS, errno.EALREADY, errno.EINTR)
+
+
+def _poll_error(code, written=0):
+    if code == POLL_ERR_TIMEOUT:
+        return DeadlineExceededError(written=written)
+    return ClosedError()
+
+
+class FD(FDMutex):
+    """A socket that parks the calling goroutine instead of blocking.
+
+    The FD *is* its mutex (Go embeds ``fdmu`` in FD): one object less per
+    connection and one attribute lookup less per operation."""
+
+    __slots__ = ("sock", "pd", "tid", "sysfd")
+
+    def __init__(self, sock):
+        FDMutex.__init__(self)
+        sock.setblocking(False)
+        self.sock = sock
+        self.sysfd = sock.fileno()
+        self.tid = get_ident()
+        self.pd = poll_open(self.sysfd)
+
+    # -- reads ---------------------------------------------------------------
+
+    def read(self, n):
+        """Up to ``n`` bytes; b"" at EOF or after ``shutdown_read``."""
+        s = self.state
+        if s & _RBUSY or self.tid != get_ident():
+            if not self._rlock_slow():
+                return b""
+        else:
+            self.state = s + RLOCK + REF
+        try:
+            if n <= 0:
+                if n < 0:
+                    raise ValueError("negative read size")
+                return b""
+            pd = self.pd
+            code = pd.prepare(MODE_READ)
+            if code:
+                raise _poll_error(code)
+            recv = self.sock.recv
+            while True:
+                try:
+                    return recv(n)
+                except BlockingIOError:
+                    code = pd.wait(MODE_READ)
+                    if code:
+                        raise _poll_error(code) from None
+        finally:
+            s = self.state - RLOCK - REF
+            self.state = s
+            if s & CLOSED or self.rq:
+                self._unlock_slow(RLOCK, s)
+
+    def read_into(self, buf, nbytes=0):
+        """Read into ``buf``; the number of bytes read, 0 at EOF."""
+        s = self.state
+        if s & _RBUSY or self.tid != get_ident():
+            if not self._rlock_slow():
+                return 0
+        else:
+            self.state = s + RLOCK + REF
+        try:
+            if not len(buf):
+                return 0
+            pd = self.pd
+            code = pd.prepare(MODE_READ)
+            if code:
+                raise _poll_error(code)
+            recv_into = self.sock.recv_into
+            while True:
+                try:
+                    return recv_into(buf, nbytes)
+                except BlockingIOError:
+                    code = pd.wait(MODE_READ)
+                    if code:
+                        raise _poll_error(code) from None
+        finally:
+            s = self.state - RLOCK - REF
+            self.state = s
+            if s & CLOSED or self.rq:
+                self._unlock_slow(RLOCK, s)
+
+    def recvfrom(self, n):
+        """One datagram of up to ``n`` bytes and its sender's address."""
+        if not self._rlock():
+            return b"", None
+        try:
+            pd = self.pd
+            code = pd.prepare(MODE_READ)
+            if code:
+                raise _poll_error(code)
+            recvfrom = self.sock.recvfrom
+            while True:
+                try:
+                    return recvfrom(n)
+                except BlockingIOError:
+                    code = pd.wait(MODE_READ)
+                    if code:
+                        raise _poll_error(code) from None
+        finally:
+            self._runlock()
+
+    def accept(self):
+        """A new connection: (fd number, address).  ECONNABORTED (the peer
+        gave up while queued) is retried; EMFILE / ENFILE are raised and the
+        listener stays usable."""
+        if not self._rlock():
+            raise ClosedError()
+        try:
+            pd = self.pd
+            code = pd.prepare(MODE_READ)
+            if code:
+                raise _poll_error(code)
+            accept = self.sock._accept
+            while True:
+                try:
+                    return accept()
+                except BlockingIOError:
+                    code = pd.wait(MODE_READ)
+                    if code:
+                        raise _poll_error(code) from None
+                except ConnectionAbortedError:
+                    continue
+        finally:
+            self._runlock()
+
+    # -- writes --------------------------------------------------------------
+
+    def write(self, data):
+        """Send all of ``data``, parking while the socket buffer is full.
+        A deadline that passes meanwhile raises DeadlineExceededError with
+        ``written`` set to the bytes already sent."""
+        s = self.state
+        if s & _WBUSY or self.tid != get_ident():
+            self._wlock_slow()
+        else:
+            self.state = s + WLOCK + REF
+        try:
+            pd = self.pd
+            code = pd.prepare(MODE_WRITE)
+            if code:
+                raise _poll_error(code)
+            if type(data) is bytes:
+                total = len(data)
+            else:
+                data = memoryview(data).cast("B")
+                total = data.nbytes
+            if not total:
+                return 0
+            send = self.sock.send
+            try:
+                n = send(data, _MSG_NOSIGNAL)
+                if n == total:
+                    return n
+            except BlockingIOError:
+                n = 0
+            view = memoryview(data)
+            while True:
+                try:
+                    n += send(view[n:], _MSG_NOSIGNAL)
+                    if n >= total:
+                        return n
+                except BlockingIOError:
+                    code = pd.wait(MODE_WRITE)
+                    if code:
+                        raise _poll_error(code, n) from None
+        finally:
+            s = self.state - WLOCK - REF
+            self.state = s
+            if s & CLOSED or self.wq:
+                self._unlock_slow(WLOCK, s)
+
+    def writev(self, buffers):
+        """Send every buffer, in order, with sendmsg (one system call for up
+        to IOV_MAX buffers when the socket has room)."""
+        s = self.state
+        if s & _WBUSY or self.tid != get_ident():
+            self._wlock_slow()
+        else:
+            self.state = s + WLOCK + REF
+        try:
+            pd = self.pd
+            code = pd.prepare(MODE_WRITE)
+            if code:
+                raise _poll_error(code)
+            bufs = []
+            for b in buffers:
+                m = memoryview(b).cast("B") if not isinstance(b, bytes) else b
+                if len(m):
+                    bufs.append(m)
+            sendmsg = self.sock.sendmsg
+            written = 0
+            i = 0
+            while i < len(bufs):
+                try:
+                    n = sendmsg(bufs[i:i + _IOV_MAX], (), _MSG_NOSIGNAL)
+                except BlockingIOError:
+                    code = pd.wait(MODE_WRITE)
+                    if code:
+                        raise _poll_error(code, written) from None
+                    continue
+                written += n
+                while n:
+                    k = len(bufs[i])
+                    if n >= k:
+                        n -= k
+                        i += 1
+                    else:
+                        bufs[i] = memoryview(bufs[i])[n:]
+                        n = 0
+            return written
+        finally:
+            s = self.state - WLOCK - REF
+            self.state = s
+            if s & CLOSED or self.wq:
+                self._unlock_slow(WLOCK, s)
+
+    def sendto(self, data, addr):
+        """Send one datagram to ``addr`` (a socket address)."""
+        s = self.state
+        if s & _WBUSY or self.tid != get_ident():
+            self._wlock_slow()
+        else:
+            self.state = s + WLOCK + REF
+        try:
+            pd = self.pd
+            code = pd.prepare(MODE_WRITE)
+            if code:
+                raise _poll_error(code)
+            sendto = self.sock.sendto
+            while True:
+                try:
+                    return sendto(data, _MSG_NOSIGNAL, addr)
+                except BlockingIOError:
+                    code = pd.wait(MODE_WRITE)
+                    if code:
+                        raise _poll_error(code) from None
+        finally:
+            s = self.state - WLOCK - REF
+            self.state = s
+            if s & CLOSED or self.wq:
+                self._unlock_slow(WLOCK, s)
+
+    # -- connect (Go: netFD.connect) -------------------------------------------
+
+    def connect(self, sockaddr, deadline=None):
+        """Connect to ``sockaddr``, parking until the handshake completes
+        or ``deadline`` (monotonic) passes."""
+        self._wlock_slow()
+        try:
+            pd = self.pd
+            sock = self.sock
+            err = sock.connect_ex(sockaddr)
+            if err in (0, errno.EISCONN):
+                return
+            if err not in _CONNECTING:
+                raise OSError(err, _strerror(err))
+            if deadline is not None:
+                pd.set_deadline(deadline, MODE_WRITE)
+            try:
+                while True:
+                    code = pd.wait(MODE_WRITE)
+                    if code:
+                        raise _poll_error(code)
+                    err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    if err in _CONNECTING:
+                        continue
+                    if err == errno.EISCONN:
+                        return
+                    if err:
+                        raise OSError(err, _strerror(err))
+                    # The poller can wake us spuriously (Go issues 14548,
+                    # 19289): connected only if there is a peer.
+                    try:
+                        sock.getpeername()
+                        return
+                    except OSError:
+                        continue
+            finally:
+                if deadline is not None and not self.state & CLOSED:
+                    pd.set_deadline(None, MODE_WRITE)
+        finally:
+            s = self.state - WLOCK - REF
+            self.state = s
+            if s & CLOSED or self.wq:
+                self._unlock_slow(WLOCK, s)
+
+    # -- everything else -----------------------------------------------------
+
+    def set_deadline(self, t, mode):
+        """Set the read (MODE_READ), write (MODE_WRITE) or both deadlines to
+        the monotonic time ``t`` (None: none)."""
+        self._incref()
+        try:
+            self.pd.set_deadline(t, mode)
+        finally:
+            self._decref()
+
+    def shutdown(self, how):
+        """shutdown(2); after SHUT_RD (or SHUT_RDWR) reads return EOF."""
+        self._incref()
+        try:
+            if how != socket.SHUT_WR:
+                self.state |= RSHUT
+            self.sock.shutdown(how)
+        finally:
+            self._decref()
+
+    def setsockopt(self, level, opt, value):
+        self._incref()
+        try:
+            self.sock.setsockopt(level, opt, value)
+        finally:
+            self._decref()
+
+    def getsockopt(self, level, opt):
+        self._incref()
+        try:
+            return self.sock.getsockopt(level, opt)
+        finally:
+            self._decref()
+
+    def getsockname(self):
+        self._incref()
+        try:
+            return self.sock.getsockname()
+        finally:
+            self._decref()
+
+    def getpeername(self):
+        self._incref()
+        try:
+            return self.sock.getpeername()
+        finally:
+            self._decref()
+
+    def fileno(self):
+        if self.state & CLOSED:
+            raise ClosedError()
+        return self.sysfd
+
+    @property
+    def closed(self):
+        return bool(self.state & CLOSED)
+
+    def close(self):
+        """Close: evict waiters, wait for in-flight operations to return,
+        unregister, close the descriptor.  Idempotent; returns only once the
+        descriptor is closed (Go: FD.Close)."""
+        self._check_thread()
+        if self.incref_and_close():
+            self.pd.evict()
+            self._decref()
+        self.wait_destroyed(self._destroyed)
+
+    # -- internals -----------------------------------------------------------
+
+    def _destroyed(self):
+        return self.sock is None
+
+    def _destroy(self):
+        """The last reference is gone after close (Go: FD.destroy)."""
+        pd, sock = self.pd, self.sock
+        self.pd = self.sock = None
+        try:
+            pd.close()
+        finally:
+            try:
+                sock.close()
+            finally:
+                self.wake_closers()
+
+    def _check_thread(self):
+        if self.tid != get_ident():
+            raise RuntimeError(
+                f"netpoll: this connection belongs to the runtime of thread "
+                f"{self.tid} and cannot be used from thread {get_ident()}; "
+                f"use it only from the thread that created it")
+
+    def _rlock(self):
+        s = self.state
+        if s & _RBUSY or self.tid != get_ident():
+            return self._rlock_slow()
+        self.state = s + RLOCK + REF
+        return True
+
+    def _rlock_slow(self):
+        """Slow path of the read lock: wrong thread, closed, read side shut
+        (False: the caller returns EOF) or contended (park)."""
+        self._check_thread()
+        s = self.state
+        if s & CLOSED:
+            raise ClosedError()
+        if s & RSHUT:
+            return False
+        if not self.rwlock(RLOCK):
+            raise ClosedError()
+        return True
+
+    def _wlock_slow(self):
+        self._check_thread()
+        if not self.rwlock(WLOCK):
+            raise ClosedError()
+
+    def _runlock(self):
+        s = self.state - RLOCK - REF
+        self.state = s
+        if s & CLOSED or self.rq:
+            self._unlock_slow(RLOCK, s)
+
+    def _unlock_slow(self, lock, s):
+        q = self.rq if lock == RLOCK else self.wq
+        if q:
+            _ready_one(q)
+        if s & CLOSED and s < REF:
+            self._destroy()
+
+    def _incref(self):
+        self._check_thread()
+        if not self.incref():
+            raise ClosedError()
+
+    def _decref(self):
+        if self.decref():
+            self._destroy()
+
+    def __repr__(self):
+        return f"<FD {self.sysfd} state={self.state:#x}>"

@@ -1,0 +1,182 @@
+"""FDMutex: the read lock, write lock, reference count and closed flag of one
+descriptor (Go: internal/poll/fd_mutex.go).
+
+Go packs all of it into one atomic word; a netpoll runtime is a single OS
+thread, so here the word is a plain int and no compare-and-swap is needed.
+The uncontended paths are one bit test and one addition.
+
+``state`` bit layout::
+
+    bit 0      CLOSED   close() has begun: every later lock or incref fails
+    bit 1      RLOCK    a reader holds the read lock
+    bit 2      WLOCK    a writer holds the write lock
+    bit 3      RSHUT    the read side was shut down (close_read): reads
+                        return EOF without touching the socket (an FD flag,
+                        kept here so the read fast path tests one word)
+    bits 4..   refs     operations in flight, in units of REF: each lock
+                        holder holds one, each incref holds one, and
+                        close() holds one while it evicts
+
+Waiters are not counted in the word (Go counts them in bits 20.. and 43..
+and sleeps on semaphores); they queue in ``rq`` / ``wq``, FIFO, as parked
+goroutines::
+
+    rwlock(read) ──free──▶ holds lock + 1 ref ──rwunlock──▶ wakes rq[0]
+         │                                                      │
+         └──taken──▶ parked in rq ◀── (lock taken again: back ──┘
+                          │            to the head of rq)
+                          └── close(): woken, sees CLOSED, fails
+
+When the last reference goes away after CLOSED, ``decref`` / ``rwunlock``
+return True and the caller (FD) destroys the descriptor: unregisters it from
+the poller and closes it, then wakes the goroutines waiting in ``close``
+(``cq``).
+"""
+
+from greenlet import getcurrent
+
+CLOSED = 1
+RLOCK = 2
+WLOCK = 4
+RSHUT = 8
+REF = 16
+
+
+class FDMutex:
+    __slots__ = ("state", "rq", "wq", "cq")
+
+    def __init__(self):
+        self.state = 0
+        self.rq = None      # goroutines waiting for the read lock (a list)
+        self.wq = None      # goroutines waiting for the write lock
+        self.cq = None      # goroutines waiting in close() for destruction
+
+    # -- references (Go: incref / decref) ------------------------------------
+
+    def incref(self):
+        """Take a reference for an operation that needs the descriptor but
+        no lock (setsockopt, deadlines).  False if closing."""
+        s = self.state
+        if s & CLOSED:
+            return False
+        self.state = s + REF
+        return True
+
+    def decref(self):
+        """Drop a reference; True if it was the last one of a closing
+        mutex, and the caller must destroy the descriptor."""
+        s = self.state - REF
+        self.state = s
+        return bool(s & CLOSED) and s < REF
+
+    def incref_and_close(self):
+        """Mark closing and take a reference; wake every goroutine waiting
+        for a lock so it fails.  False if close had already begun (Go:
+        increfAndClose)."""
+        s = self.state
+        if s & CLOSED:
+            return False
+        self.state = (s | CLOSED) + REF
+        for q in (self.rq, self.wq):
+            if q:
+                _ready_all(q)
+        return True
+
+    # -- locks (Go: rwlock / rwunlock) ---------------------------------------
+
+    def rwlock(self, lock):
+        """Take the read lock (``lock`` = RLOCK) or the write lock (WLOCK)
+        and a reference, parking behind the current holder.  False if
+        closing."""
+        s = self.state
+        if s & (CLOSED | lock):
+            return self._lock_slow(lock)
+        self.state = s + lock + REF
+        return True
+
+    def rwunlock(self, lock):
+        """Release ``lock`` and its reference; True if the caller must now
+        destroy the descriptor."""
+        s = self.state - lock - REF
+        self.state = s
+        q = self.rq if lock == RLOCK else self.wq
+        if q:
+            _ready_one(q)
+        return bool(s & CLOSED) and s < REF
+
+    def _lock_slow(self, lock):
+        if lock == RLOCK:
+            if self.rq is None:
+                self.rq = []
+            q = self.rq
+        else:
+            if self.wq is None:
+                self.wq = []
+            q = self.wq
+        me = getcurrent()
+        first = True
+        while True:
+            s = self.state
+            if s & CLOSED:
+                return False
+            if not s & lock:
+                self.state = s + lock + REF
+                return True
+            # FIFO: a waiter that was woken but lost the lock to a goroutine
+            # that barged in goes back to the head of the queue.
+            if first:
+                q.append(me)
+                first = False
+            else:
+                q.insert(0, me)
+            try:
+                _park("fd lock")
+            except BaseException:
+                try:
+                    q.remove(me)
+                except ValueError:
+                    # An unlock had already woken us: pass the turn on.
+                    if q and not self.state & lock:
+                        _ready_one(q)
+                raise
+
+    # -- close ---------------------------------------------------------------
+
+    def wait_destroyed(self, destroyed):
+        """Park until ``destroyed()`` is true; the FD calls ``wake_closers``
+        when it destroys the descriptor."""
+        if destroyed():
+            return
+        if self.cq is None:
+            self.cq = []
+        me = getcurrent()
+        self.cq.append(me)
+        try:
+            while not destroyed():
+                _park("fd close")
+        finally:
+            if me in self.cq:
+                self.cq.remove(me)
+
+    def wake_closers(self):
+        if self.cq:
+            _ready_all(self.cq)
+
+
+def _runtime():
+    from ..runtime.scheduler import get_runtime
+    return get_runtime()
+
+
+def _park(reason):
+    _runtime().park(reason)
+
+
+def _ready_one(q):
+    _runtime().runq.append(q.pop(0))
+
+
+def _ready_all(q):
+    runq = _runtime().runq
+    runq.extend(q)
+    q.clear()

@@ -1,0 +1,248 @@
+"""Connections: Conn and its kinds (Go: net.Conn, netFD, TCPConn, UnixConn,
+UDPConn).
+
+A Conn is a thin shell around an ``FD``: every method calls the FD and, only
+when something goes wrong, re-raises the error with a Go-style message
+naming the operation and both addresses.  Addresses are looked up lazily
+(and saved before close, for messages).  Instances use ``__slots__``: an
+idle connection costs a Conn, an FD, a socket object and a PollDesc.
+"""
+
+import socket
+import struct
+
+from ..poller import MODE_READ, MODE_WRITE
+from .addr import TCPAddr, UDPAddr, UnixAddr, to_addr
+from .errors import op_error
+
+_BOTH = MODE_READ | MODE_WRITE
+_SOL_SOCKET = socket.SOL_SOCKET
+_IPPROTO_TCP = socket.IPPROTO_TCP
+_ADDR_CLASS = {
+    "tcp": TCPAddr, "tcp4": TCPAddr, "tcp6": TCPAddr,
+    "udp": UDPAddr, "udp4": UDPAddr, "udp6": UDPAddr,
+    "unix": UnixAddr, "unixgram": UnixAddr,
+}
+
+# Keep-alive as Go sets it on dialed and accepted TCP connections.
+KEEPALIVE_PERIOD = 15
+
+
+class Conn:
+    """A stream (or connected datagram) connection."""
+
+    __slots__ = ("fd", "net", "_la", "_ra")
+
+    def __init__(self, fd, net, laddr=None, raddr=None):
+        self.fd = fd
+        self.net = net
+        self._la = laddr      # an address object, a raw socket address, or None
+        self._ra = raddr
+
+    # -- I/O -----------------------------------------------------------------
+
+    def read(self, n=65536):
+        """Up to ``n`` bytes as soon as any are available; b"" at EOF."""
+        try:
+            return self.fd.read(n)
+        except OSError as e:
+            raise self._error("read", e) from None
+
+    def read_into(self, buffer):
+        """Read into a writable buffer; the byte count, 0 at EOF."""
+        try:
+            return self.fd.read_into(buffer)
+        except OSError as e:
+            raise self._error("read", e) from None
+
+    def write(self, data):
+        """Send all of ``data`` (parking while the peer is slow); returns
+        its length."""
+        try:
+            return self.fd.write(data)
+        except OSError as e:
+            raise self._error("write", e) from None
+
+    def writev(self, buffers):
+        """Send every buffer in order, in one system call where possible;
+        returns the total length."""
+        try:
+            return self.fd.writev(buffers)
+        except OSError as e:
+            raise self._error("writev", e) from None
+
+    # -- closing ---------------------------------------------------------------
+
+    def close(self):
+        """Close the connection, waking blocked operations with ClosedError.
+        Idempotent; returns once the descriptor is closed."""
+        fd = self.fd
+        if self._la is None and not fd.closed:
+            try:
+                self._la = fd.getsockname()
+            except OSError:
+                pass
+        try:
+            fd.close()
+        except OSError as e:
+            raise self._error("close", e) from None
+
+    def close_read(self):
+        """Shut down the reading side: later reads return b""."""
+        self._shutdown(socket.SHUT_RD)
+
+    def close_write(self):
+        """Shut down the writing side: the peer reads EOF, and can still
+        send to us."""
+        self._shutdown(socket.SHUT_WR)
+
+    def _shutdown(self, how):
+        try:
+            self.fd.shutdown(how)
+        except OSError as e:
+            raise self._error("close", e) from None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- addresses -------------------------------------------------------------
+
+    @property
+    def local_addr(self):
+        a = self._la
+        if a is None or type(a) in (tuple, str, bytes):
+            if a is None:
+                try:
+                    a = self.fd.getsockname()
+                except OSError as e:
+                    raise self._error("getsockname", e) from None
+            a = self._la = to_addr(_ADDR_CLASS[self.net], a)
+        return a
+
+    @property
+    def remote_addr(self):
+        a = self._ra
+        if a is None or type(a) in (tuple, str, bytes):
+            if a is None:
+                try:
+                    a = self.fd.getpeername()
+                except OSError:
+                    return None
+            a = self._ra = to_addr(_ADDR_CLASS[self.net], a)
+        return a
+
+    def fileno(self):
+        try:
+            return self.fd.fileno()
+        except OSError as e:
+            raise self._error("fileno", e) from None
+
+    # -- deadlines and options -----------------------------------------------
+
+    def set_deadline(self, t):
+        """Read and write deadline: a time.monotonic() value, None for none."""
+        self._set_deadline(t, _BOTH)
+
+    def set_read_deadline(self, t):
+        self._set_deadline(t, MODE_READ)
+
+    def set_write_deadline(self, t):
+        self._set_deadline(t, MODE_WRITE)
+
+    def _set_deadline(self, t, mode):
+        if t is not None and not isinstance(t, (int, float)):
+            raise TypeError(f"deadline must be a time.monotonic() value or None, "
+                            f"not {type(t).__name__}")
+        try:
+            self.fd.set_deadline(t, mode)
+        except OSError as e:
+            raise self._error("set", e) from None
+
+    def set_read_buffer(self, n):
+        """SO_RCVBUF: the kernel's receive buffer size."""
+        self._setsockopt(_SOL_SOCKET, socket.SO_RCVBUF, n)
+
+    def set_write_buffer(self, n):
+        """SO_SNDBUF: the kernel's send buffer size."""
+        self._setsockopt(_SOL_SOCKET, socket.SO_SNDBUF, n)
+
+    def _setsockopt(self, level, opt, value):
+        try:
+            self.fd.setsockopt(level, opt, value)
+        except OSError as e:
+            raise self._error("set", e) from None
+
+    # -- errors ----------------------------------------------------------------
+
+    def _error(self, op, exc):
+        return op_error(op, self.net, self._addr_or_none(True),
+                        self._addr_or_none(False), exc)
+
+    def _addr_or_none(self, local):
+        try:
+            return self.local_addr if local else self.remote_addr
+        except OSError:
+            return None
+
+    def __repr__(self):
+        state = "closed" if self.fd.closed else f"fd={self.fd.sysfd}"
+        return (f"<{type(self).__name__} {self.net} "
+                f"{self._addr_or_none(True)}->{self._addr_or_none(False)} {state}>")
+
+
+class TCPConn(Conn):
+    """A TCP connection: Conn plus the TCP options."""
+
+    __slots__ = ()
+
+    def set_nodelay(self, enabled=True):
+        """TCP_NODELAY: send small writes at once (on by default, as in Go)."""
+        self._setsockopt(_IPPROTO_TCP, socket.TCP_NODELAY, 1 if enabled else 0)
+
+    def set_keepalive(self, enabled=True, period=None):
+        """SO_KEEPALIVE, probing every ``period`` seconds of idleness (Go:
+        SetKeepAlive + SetKeepAlivePeriod; on by default with 15 s)."""
+        self._setsockopt(_SOL_SOCKET, socket.SO_KEEPALIVE, 1 if enabled else 0)
+        if enabled and period is not None:
+            secs = max(1, int(-(-period // 1)))      # round up, at least 1 s
+            if hasattr(socket, "TCP_KEEPIDLE"):
+                self._setsockopt(_IPPROTO_TCP, socket.TCP_KEEPIDLE, secs)
+            elif hasattr(socket, "TCP_KEEPALIVE"):    # macOS
+                self._setsockopt(_IPPROTO_TCP, socket.TCP_KEEPALIVE, secs)
+            if hasattr(socket, "TCP_KEEPINTVL"):
+                self._setsockopt(_IPPROTO_TCP, socket.TCP_KEEPINTVL, secs)
+
+    def set_linger(self, seconds):
+        """SO_LINGER, Go's SetLinger: < 0 (the default) closes in the
+        background; 0 discards unsent data and resets the connection on
+        close; > 0 lingers that many seconds for unsent data."""
+        if seconds is None or seconds < 0:
+            value = struct.pack("ii", 0, 0)
+        else:
+            value = struct.pack("ii", 1, int(seconds))
+        self._setsockopt(_SOL_SOCKET, socket.SO_LINGER, value)
+
+
+class UnixConn(Conn):
+    """A Unix domain stream connection."""
+
+    __slots__ = ()
+
+
+def setup_tcp(fd):
+    """Go's defaults for a dialed or accepted TCP connection: no Nagle,
+    keep-alive every 15 s."""
+    setsockopt = fd.sock.setsockopt
+    setsockopt(_IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    setsockopt(_SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    if _KEEPIDLE is not None:
+        setsockopt(_IPPROTO_TCP, _KEEPIDLE, KEEPALIVE_PERIOD)
+    if _KEEPINTVL is not None:
+        setsockopt(_IPPROTO_TCP, _KEEPINTVL, KEEPALIVE_PERIOD)
+
+
+_KEEPIDLE = getattr(socket, "TCP_KEEPIDLE", getattr(socket, "TCP_KEEPALIVE", None))
+_KEEPINTVL = getattr(socket, "TCP_KEEPINTVL", None)

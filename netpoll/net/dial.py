@@ -1,0 +1,270 @@
+"""listen, dial and listen_packet: turn a network name and an address into
+a socket with an FD (Go: net/dial.go, sock_posix.go, ipsock_posix.go).
+
+Literal IPs never leave the runtime thread.  A host name is resolved with
+getaddrinfo in a worker thread (``to_thread``); ``dial`` then tries its
+addresses in order, each within a share of the remaining timeout (Go's
+partialDeadline), and reports the first error if none answers.
+"""
+
+import os
+import socket
+import time
+
+from ..errors import DeadlineExceededError
+from ..internal.fd import FD
+from ..runtime.scheduler import go
+from ..runtime.threads import to_thread
+from .addr import (UDPAddr, UnixAddr, TCPAddr, ip_family, parse_network,
+                   split_address, unix_path)
+from .conn import TCPConn, UnixConn, setup_tcp
+from .errors import op_error
+from .listener import Listener
+from .packet import PacketConn
+
+_AF_INET = socket.AF_INET
+_AF_INET6 = socket.AF_INET6
+
+LISTEN_NETWORKS = ("tcp", "tcp4", "tcp6", "unix")
+DIAL_NETWORKS = ("tcp", "tcp4", "tcp6", "unix", "udp", "udp4", "udp6", "unixgram")
+PACKET_NETWORKS = ("udp", "udp4", "udp6", "unixgram")
+
+_somaxconn = None
+
+
+def max_listener_backlog():
+    """Go's default backlog: /proc/sys/net/core/somaxconn, else 4096."""
+    global _somaxconn
+    if _somaxconn is None:
+        try:
+            with open("/proc/sys/net/core/somaxconn") as f:
+                n = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            n = 4096
+        _somaxconn = min(max(n, 1), 65535)
+    return _somaxconn
+
+
+_ipv6 = None
+
+
+def _ipv6_available():
+    global _ipv6
+    if _ipv6 is None:
+        try:
+            with socket.socket(_AF_INET6, socket.SOCK_STREAM) as s:
+                s.bind(("::1", 0))
+            _ipv6 = True
+        except OSError:
+            _ipv6 = False
+    return _ipv6
+
+
+def _display(address):
+    """The address as Go prints it in errors."""
+    if isinstance(address, tuple) and len(address) >= 2:
+        from .addr import join_host_port
+        return join_host_port(str(address[0]), address[1])
+    return str(address)
+
+
+# -- resolution -----------------------------------------------------------------
+
+def _resolve(network, address, families, socktype, listening, deadline):
+    """[(family, sockaddr)] for an IP network."""
+    host, port = split_address(address, network)
+    if host == "":
+        if listening:
+            if families == (_AF_INET,) or not _ipv6_available():
+                return [(_AF_INET, ("0.0.0.0", port))]
+            return [(_AF_INET6, ("::", port))]
+        if families == (_AF_INET6,):
+            return [(_AF_INET6, ("::1", port))]
+        return [(_AF_INET, ("127.0.0.1", port))]
+    fam = ip_family(host)
+    if fam is not None:
+        if fam not in families:
+            raise ValueError(f"address {host}: no suitable address found")
+        return [(fam, (host, port))]
+    infos = _lookup(host, port, socktype, deadline)
+    addrs = [(fam, sa) for fam, _, _, _, sa in infos if fam in families]
+    if not addrs:
+        raise socket.gaierror(socket.EAI_NONAME,
+                              f"lookup {host}: no suitable address found")
+    if listening and len(families) > 1:
+        v4 = [a for a in addrs if a[0] == _AF_INET]
+        return v4[:1] or addrs[:1]
+    return addrs
+
+
+def _lookup(host, port, socktype, deadline):
+    """getaddrinfo in a worker thread, given up at ``deadline``."""
+    try:
+        if deadline is None:
+            return to_thread(socket.getaddrinfo, host, port, 0, socktype)
+        g = go(_lookup_quietly, host, port, socktype)
+        try:
+            result = g.join(max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            raise DeadlineExceededError() from None
+        if isinstance(result, BaseException):
+            raise result
+        return result
+    except socket.gaierror as e:
+        msg = e.strerror or str(e)
+        if e.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)):
+            msg = "no such host"
+        raise socket.gaierror(e.errno, f"lookup {host}: {msg}") from None
+
+
+def _lookup_quietly(host, port, socktype):
+    try:
+        return to_thread(socket.getaddrinfo, host, port, 0, socktype)
+    except Exception as e:      # handed to the dialer, not printed
+        return e
+
+
+# -- listen -------------------------------------------------------------------
+
+def listen(network, address, *, backlog=None, reuse_port=False):
+    """A Listener on ``address`` for ``tcp``, ``tcp4``, ``tcp6`` or ``unix``."""
+    kind, families, socktype = parse_network(network, LISTEN_NETWORKS)
+    if backlog is None:
+        backlog = max_listener_backlog()
+    if kind == "unix":
+        path = unix_path(address)
+        sock = socket.socket(socket.AF_UNIX, socktype)
+        try:
+            _bind(sock, path, network, address, reuse_port=False)
+            sock.listen(backlog)
+            unlink = None
+            if path and path[0] != "\0":
+                unlink = (path, os.stat(path).st_ino)
+            fd = FD(sock)
+        except OSError as e:
+            sock.close()
+            raise op_error("listen", network, None, _display(address), e,
+                           getattr(e, "_syscall", None)) from None
+        return Listener(fd, network, unlink)
+    family, sockaddr = _resolve(network, address, families, socktype, True, None)[0]
+    sock = socket.socket(family, socktype)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        _bind(sock, sockaddr, network, address, reuse_port)
+        sock.listen(backlog)
+        fd = FD(sock)
+    except OSError as e:
+        sock.close()
+        raise op_error("listen", network, None, _display(address), e,
+                       getattr(e, "_syscall", None)) from None
+    return Listener(fd, network)
+
+
+def listen_packet(network, address):
+    """A PacketConn bound to ``address`` for ``udp``, ``udp4``, ``udp6`` or
+    ``unixgram``."""
+    kind, families, socktype = parse_network(network, PACKET_NETWORKS)
+    if kind == "unix":
+        family, sockaddr = socket.AF_UNIX, unix_path(address)
+    else:
+        family, sockaddr = _resolve(network, address, families, socktype, True, None)[0]
+    sock = socket.socket(family, socktype)
+    try:
+        _bind(sock, sockaddr, network, address, False)
+        fd = FD(sock)
+    except OSError as e:
+        sock.close()
+        raise op_error("listen", network, None, _display(address), e,
+                       getattr(e, "_syscall", None)) from None
+    return PacketConn(fd, network)
+
+
+def _bind(sock, sockaddr, network, address, reuse_port):
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if sock.family == _AF_INET6:
+        # Go: a wildcard address on "tcp"/"udp" is dual-stack; "tcp6" is
+        # IPv6 only.
+        v6only = 1 if network.endswith("6") else 0
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
+    try:
+        sock.bind(sockaddr)
+    except OSError as e:
+        e._syscall = "bind"
+        raise
+
+
+# -- dial ---------------------------------------------------------------------
+
+def dial(network, address, *, timeout=None):
+    """Connect to ``address``: a TCPConn, UnixConn, or a connected
+    PacketConn for ``udp*`` / ``unixgram``.  ``timeout`` in seconds (None:
+    no limit; <= 0: fails at once with DeadlineExceededError)."""
+    kind, families, socktype = parse_network(network, DIAL_NETWORKS)
+    shown = _display(address)
+    deadline = None
+    if timeout is not None:
+        if timeout <= 0:
+            raise op_error("dial", network, None, shown, DeadlineExceededError())
+        deadline = time.monotonic() + timeout
+    if kind == "unix":
+        targets = [(socket.AF_UNIX, unix_path(address))]
+    else:
+        try:
+            targets = _resolve(network, address, families, socktype, False, deadline)
+        except OSError as e:
+            raise op_error("dial", network, None, shown, e) from None
+    first_error = None
+    for i, (family, sockaddr) in enumerate(targets):
+        try:
+            return _dial_one(network, kind, family, socktype, sockaddr,
+                             _partial_deadline(deadline, len(targets) - i))
+        except OSError as e:
+            if first_error is None:
+                first_error = e
+            if isinstance(e, DeadlineExceededError) and deadline is not None \
+                    and time.monotonic() >= deadline:
+                break
+    raise op_error("dial", network, None, shown, first_error) from None
+
+
+def _partial_deadline(deadline, remaining):
+    """A share of the time left for one of ``remaining`` addresses (Go:
+    partialDeadline: an equal share, but at least 2 s if there is that much)."""
+    if deadline is None or remaining <= 1:
+        return deadline
+    now = time.monotonic()
+    left = deadline - now
+    share = left / remaining
+    if share < 2.0:
+        share = min(left, 2.0)
+    return now + share
+
+
+def _dial_one(network, kind, family, socktype, sockaddr, deadline):
+    sock = socket.socket(family, socktype)
+    try:
+        fd = FD(sock)
+    except BaseException:
+        sock.close()
+        raise
+    try:
+        fd.connect(sockaddr, deadline)
+        if socktype == socket.SOCK_STREAM and kind == "ip":
+            laddr = fd.getsockname()
+            if laddr[:2] == fd.getpeername()[:2]:
+                # Go's selfConnect: dialing a free local port can connect
+                # the socket to itself.
+                raise ConnectionRefusedError(111, "connection refused")
+            setup_tcp(fd)
+            return TCPConn(fd, network, laddr, sockaddr)
+    except BaseException:
+        fd.close()
+        raise
+    if kind == "unix" and socktype == socket.SOCK_STREAM:
+        return UnixConn(fd, network, None, sockaddr)
+    return PacketConn(fd, network, None, sockaddr)
+
+
+__all__ = ["listen", "dial", "listen_packet", "max_listener_backlog",
+           "TCPAddr", "UDPAddr", "UnixAddr"]

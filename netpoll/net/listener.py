@@ -1,0 +1,93 @@
+"""Listener (Go: net.Listener, TCPListener, UnixListener).
+
+``accept`` parks until a connection arrives; the new connection gets Go's
+defaults (non-blocking, close-on-exec, TCP_NODELAY, keep-alive 15 s) and its
+own FD, registered once with the poller.  Closing a listener leaves the
+connections it accepted open; closing a unix listener removes the socket
+file it created.
+"""
+
+import os
+import socket
+
+from ..internal.fd import FD
+from ..poller import MODE_READ
+from .addr import TCPAddr, UnixAddr, to_addr
+from .conn import TCPConn, UnixConn, setup_tcp
+from .errors import op_error
+
+
+class Listener:
+    """A listening stream socket."""
+
+    __slots__ = ("fd", "net", "_addr", "_unlink", "_tcp")
+
+    def __init__(self, fd, net, unlink=None):
+        self.fd = fd
+        self.net = net
+        self._tcp = net != "unix"
+        self._addr = to_addr(TCPAddr if self._tcp else UnixAddr, fd.sock.getsockname())
+        self._unlink = unlink          # (path, inode) to remove at close
+
+    def accept(self):
+        """The next connection: a TCPConn or UnixConn."""
+        try:
+            sysfd, raddr = self.fd.accept()
+        except OSError as e:
+            raise op_error("accept", self.net, None, self._addr, e) from None
+        ls = self.fd.sock
+        sock = socket.socket(ls.family, ls.type, ls.proto, fileno=sysfd)
+        try:
+            fd = FD(sock)
+        except BaseException as e:
+            sock.close()
+            if isinstance(e, OSError):
+                raise op_error("accept", self.net, None, self._addr, e) from None
+            raise
+        if self._tcp:
+            setup_tcp(fd)
+            return TCPConn(fd, self.net, None, raddr)
+        return UnixConn(fd, self.net, self._addr, raddr)
+
+    def close(self):
+        """Stop listening; a goroutine blocked in accept wakes with
+        ClosedError.  Idempotent."""
+        try:
+            self.fd.close()
+        except OSError as e:
+            raise op_error("close", self.net, None, self._addr, e) from None
+        unlink, self._unlink = self._unlink, None
+        if unlink is not None:
+            path, ino = unlink
+            try:
+                if os.stat(path).st_ino == ino:
+                    os.unlink(path)
+            except OSError:
+                pass
+
+    @property
+    def addr(self):
+        """The address listened on: a TCPAddr or UnixAddr."""
+        return self._addr
+
+    def set_deadline(self, t):
+        """Deadline for ``accept``: a time.monotonic() value, None for none."""
+        if t is not None and not isinstance(t, (int, float)):
+            raise TypeError(f"deadline must be a time.monotonic() value or None, "
+                            f"not {type(t).__name__}")
+        try:
+            self.fd.set_deadline(t, MODE_READ)
+        except OSError as e:
+            raise op_error("set", self.net, None, self._addr, e) from None
+
+    def fileno(self):
+        return self.fd.fileno()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return f"<Listener {self.net} {self._addr}{' closed' if self.fd.closed else ''}>"
