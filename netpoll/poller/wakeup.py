@@ -3,9 +3,13 @@
 A thread that hands work back to a runtime (``to_thread``, a signal) must
 wake that runtime's poller if it is blocked.  Writing to a descriptor the
 poller watches does it.  ``pending`` makes a burst of wake-ups cost one write:
-it is set before the write and cleared by the poller before it drains, so a
-wake-up that races with the drain either sees the flag cleared (and writes)
-or was queued before the drain (and is handled by it).
+it is set before the write and cleared by the poller *after* it drains (Go:
+netpollWakeSig).  A wake-up that races with the drain either comes before the
+flag is cleared, and so before the poller's wait returns and the scheduler
+looks at its remote queue (nothing is lost), or after it, and writes.
+Clearing before draining would be wrong: a racing write could be consumed by
+the drain while its wake-up left the flag set, and every later wake-up would
+then be skipped.
 """
 
 import os
@@ -43,7 +47,6 @@ class Wakeup:
 
     def drain(self):
         """Called by the poller when ``fd`` is readable."""
-        self.pending = False
         try:
             if self._eventfd:
                 os.eventfd_read(self.fd)
@@ -52,6 +55,7 @@ class Wakeup:
                     pass
         except (BlockingIOError, OSError):
             pass
+        self.pending = False
 
     def close(self):
         for fd in {self.fd, self._wfd}:
