@@ -4,7 +4,10 @@ A timer is a list ``[when, seq, fn, arg]`` kept in a binary heap ordered by
 ``when`` (``seq`` breaks ties so ``fn`` is never compared).  Cancelling sets
 ``fn`` to None; the entry stays in the heap until it reaches the top and is
 dropped there (lazy deletion keeps cancel O(1), which matters because every
-deadline change cancels a timer).
+deadline change cancels a timer).  A far deadline moved on every request
+would still pile cancelled entries up, so once they outnumber the live ones
+by far the heap is rebuilt without them (Go: cleantimers), in place, since
+the scheduler holds a reference to it: amortized O(1) per cancel.
 """
 
 import heapq
@@ -34,6 +37,10 @@ class TimerHeap:
             timer[FN] = None
             timer[ARG] = None
             self.live -= 1
+            heap = self.heap
+            if len(heap) > 256 and len(heap) > 4 * self.live:
+                heap[:] = [t for t in heap if t[FN] is not None]
+                heapq.heapify(heap)
 
     def next_when(self):
         """The due time of the earliest live timer, or None."""
