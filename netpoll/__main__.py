@@ -1,0 +1,7 @@
+"""``python -m netpoll``: the same as the ``netpoll`` command."""
+
+import sys
+
+from netpoll.cli import main
+
+sys.exit(main())

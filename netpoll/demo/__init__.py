@@ -1,0 +1,114 @@
+"""``netpoll demo``: the seed's central claim, measured on this machine.
+
+The same 32 active connections are served by select, poll and epoll (and by
+a thread-per-connection stdlib server) while the number of idle connections
+grows.  select and poll hand the kernel every watched descriptor on every
+wait, so each round trip costs O(idle); epoll's interest set lives in the
+kernel and a wait costs O(ready).  See ``orchestrate`` (processes),
+``client`` (the load generator) and ``report`` (table and plot).
+"""
+
+import json
+import os
+import sys
+import time
+
+import netpoll
+
+from . import orchestrate, report
+
+SERVERS = ("select", "poll", "epoll", "kqueue")
+
+
+class _Progress:
+    """A rich progress bar on a terminal; plain lines on stderr otherwise."""
+
+    def __init__(self, total):
+        self.total = total
+        self.done = 0
+        self.bar = None
+        if sys.stderr.isatty():
+            try:
+                from rich.progress import (BarColumn, Progress, TextColumn,
+                                           TimeElapsedColumn)
+            except ImportError:
+                pass
+            else:
+                self.bar = Progress(TextColumn("{task.description:<32}"), BarColumn(),
+                                    TextColumn("{task.completed}/{task.total}"),
+                                    TimeElapsedColumn(), transient=True)
+                self.task = self.bar.add_task("starting", total=total)
+                self.bar.start()
+
+    def step(self, text):
+        if self.bar is not None:
+            self.bar.update(self.task, description=text)
+        else:
+            print(f"[{self.done + 1}/{self.total}] {text}", file=sys.stderr, flush=True)
+
+    def advance(self):
+        self.done += 1
+        if self.bar is not None:
+            self.bar.advance(self.task)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def run_demo(idle=(0, 1000, 5000, 10000), active=32, seconds=2.0, out="netpoll-demo.png",
+             json_out=None, threads=True):
+    """Measure every point, print the tables, write the plot; exit code."""
+    idle = sorted(idle)
+    servers = [p for p in SERVERS if p in netpoll.pollers()] + (["threads"] if threads else [])
+    nofile = orchestrate.raise_nofile()
+    print(f"netpoll demo: {active} active connections do 64-byte round trips for "
+          f"{seconds:g} s while N idle connections stay open;\none fresh server process per "
+          f"cell, client in another process.  RLIMIT_NOFILE = {nofile}.", flush=True)
+    too_many = [n for n in idle if orchestrate.fd_limit_skip(n, active, nofile)]
+    if too_many:
+        print(f"warning: RLIMIT_NOFILE is {nofile} (hard limit), too low for "
+              f"{', '.join(map(str, too_many))} idle connections: those are skipped.  "
+              f"Raise the hard limit (ulimit -Hn, /etc/security/limits.conf) to run them.",
+              file=sys.stderr, flush=True)
+
+    results = {name: {} for name in servers}
+    progress = _Progress(len(servers) * len(idle))
+    started = time.monotonic()
+    try:
+        for name in servers:
+            for n in idle:
+                progress.step(f"{report.label(name)}, {n} idle")
+                skip = orchestrate.fd_limit_skip(n, active, nofile)
+                if skip is None and name == "select":
+                    skip = orchestrate.select_skip(n, active)
+                if skip:
+                    results[name][n] = {"skip": skip}
+                else:
+                    results[name][n] = orchestrate.measure(name, n, active, seconds)
+                progress.advance()
+    finally:
+        progress.close()
+
+    print()
+    print(report.tables(results, idle))
+    print("\nKiB/idle conn: the server's RSS growth / N (the largest N that ran).")
+    if any("skip" in p for p in results.get("select", {}).values()):
+        print(f"no: fd≥{orchestrate.FD_SETSIZE}: the select poller cannot watch a descriptor "
+              f">= FD_SETSIZE ({orchestrate.FD_SETSIZE}),\nand every connection needs one.")
+    print(f"{time.monotonic() - started:.0f} s in all.")
+    failed = report.errors(results)
+    for name, n, message in failed:
+        print(f"{report.label(name)}, N={n}: {message}", file=sys.stderr)
+    if json_out:
+        with open(json_out, "w") as f:
+            json.dump({"active": active, "seconds": seconds, "idle": idle,
+                       "results": results}, f, indent=1)
+    try:
+        report.plot(results, idle, active, out)
+    except ImportError:
+        print("matplotlib is not installed: no plot (pip install 'netpoll[demo]')",
+              file=sys.stderr)
+    else:
+        print(f"plot: {os.path.abspath(out)}")
+    return 1 if failed else 0

@@ -1,0 +1,136 @@
+"""``netpoll echo``: the echo server used by the demo and the benchmarks.
+
+One goroutine per connection, echoing until EOF.  On SIGINT or SIGTERM the
+main goroutine closes the listener and returns; ``run()`` then stops every
+connection's goroutine (their ``with`` blocks close the connections) and
+the process exits 0.
+
+With ``workers > 1`` the process forks that many workers, each with its own
+runtime and its own listener on the same port (SO_REUSEPORT: the kernel
+spreads incoming connections over them).  The parent only waits: it
+forwards SIGINT/SIGTERM to the workers and reaps them.
+"""
+
+import os
+import signal
+import socket
+import sys
+import traceback
+
+import netpoll
+from netpoll import net
+from netpoll.poller import resolve
+from netpoll.server import serve
+
+
+def handle(conn):
+    """Echo until EOF.  Kept tight: this is the benchmarks' hot loop."""
+    with conn:
+        try:
+            while data := conn.read(65536):
+                conn.write(data)
+        except OSError:
+            pass          # reset by the peer: nothing to report
+
+
+def _serve(address, reuse_port, announce):
+    ln = net.listen("tcp", address, reuse_port=reuse_port)
+    stop = netpoll.Chan(1)            # Go: signal.Notify(stop, SIGINT, SIGTERM)
+
+    def on_signal(signum, frame):
+        stop.try_send(signum)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    announce(ln)
+    netpoll.go(serve, ln, handle)
+    stop.recv()
+    ln.close()
+    # run() returning stops every connection's goroutine: their `with` closes them.
+
+
+def run(address, poller=None, workers=1, out=sys.stdout):
+    """Serve until SIGINT/SIGTERM; return the process exit code."""
+    if workers <= 1:
+        def announce(ln):
+            print(f"netpoll echo: listening on {ln.addr} "
+                  f"(poller {netpoll.stats()['poller']}, pid {os.getpid()})",
+                  file=out, flush=True)
+        netpoll.run(_serve, address, False, announce, poller=poller)
+        return 0
+    return _run_workers(address, poller, workers, out)
+
+
+def _run_workers(address, poller, workers, out):
+    poller = resolve(poller)              # a bad name fails here, not in N workers
+    host, port = split_host_port(address)
+    placeholder = None
+    if port == 0:
+        # Pick the port once, so that every worker listens on the same one.
+        # The placeholder is bound but never listens, so it gets no connections.
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        placeholder = socket.socket(family, socket.SOCK_STREAM)
+        placeholder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        placeholder.bind((host or "0.0.0.0", 0))
+        port = placeholder.getsockname()[1]
+        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    ready_r, ready_w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pids = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:                      # a worker
+            code = 1
+            try:
+                os.close(ready_r)
+                netpoll.run(_serve, address, True,
+                            lambda ln: os.write(ready_w, b"."), poller=poller)
+                code = 0
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        pids.append(pid)
+    os.close(ready_w)
+    alive = set(pids)
+
+    def forward(signum, frame):
+        for pid in alive:
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+
+    ready = b""
+    while len(ready) < workers and (chunk := os.read(ready_r, workers)):
+        ready += chunk
+    os.close(ready_r)
+    if len(ready) == workers:
+        print(f"netpoll echo: listening on {address} (poller {poller}, "
+              f"{workers} workers, pids {' '.join(map(str, pids))})", file=out, flush=True)
+    else:                                 # a worker failed to start: stop the others
+        forward(signal.SIGTERM, None)
+    code = 0 if len(ready) == workers else 1
+    while alive:
+        pid, status = os.waitpid(-1, 0)
+        if pid in alive:
+            alive.discard(pid)
+            if os.waitstatus_to_exitcode(status) != 0:
+                code = 1
+    if placeholder is not None:
+        placeholder.close()
+    return code
+
+
+def split_host_port(address):
+    """``"127.0.0.1:7000"`` / ``"[::1]:0"`` / ``":7000"`` -> (host, port)."""
+    if isinstance(address, tuple):
+        return address[0], int(address[1])
+    host, sep, port = address.rpartition(":")
+    if not sep:
+        raise ValueError(f"missing port in address {address!r}")
+    return host.strip("[]"), int(port)
