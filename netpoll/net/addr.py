@@ -229,14 +229,15 @@ def unmap(host):
     return host
 
 
-def to_addr(cls, sockaddr):
-    """An address object from what the socket module returns."""
-    if cls is UnixAddr or cls is None:
+def to_addr(cls, sockaddr, network="unix"):
+    """An address object from what the socket module returns (``network``
+    names the kind of a UnixAddr: unix or unixgram)."""
+    if cls is UnixAddr:
         if isinstance(sockaddr, bytes):
             sockaddr = sockaddr.decode(errors="replace")
         if sockaddr and sockaddr[0] == "\0":
             sockaddr = "@" + sockaddr[1:]
-        return UnixAddr(sockaddr or "")
+        return UnixAddr(sockaddr or "", network)
     host, port = sockaddr[0], sockaddr[1]
     if len(sockaddr) == 4 and sockaddr[3] and "%" not in host:
         try:

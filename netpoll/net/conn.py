@@ -119,7 +119,7 @@ class Conn:
                     a = self.fd.getsockname()
                 except OSError as e:
                     raise self._error("getsockname", e) from None
-            a = self._la = to_addr(_ADDR_CLASS[self.net], a)
+            a = self._la = to_addr(_ADDR_CLASS[self.net], a, self.net)
         return a
 
     @property
@@ -131,7 +131,7 @@ class Conn:
                     a = self.fd.getpeername()
                 except OSError:
                     return None
-            a = self._ra = to_addr(_ADDR_CLASS[self.net], a)
+            a = self._ra = to_addr(_ADDR_CLASS[self.net], a, self.net)
         return a
 
     def fileno(self):

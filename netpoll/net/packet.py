@@ -8,6 +8,7 @@ UnixConn over unixgram).
 
 import socket
 
+from ..errors import ClosedError
 from ..runtime.threads import to_thread
 from .addr import (UDPAddr, UnixAddr, _IPAddr, ip_family, split_address,
                    to_addr, unix_path)
@@ -27,7 +28,7 @@ class PacketConn(Conn):
             raise self._error("read", e) from None
         if addr is None:
             return data, None
-        return data, to_addr(_ADDR_CLASS[self.net], addr)
+        return data, to_addr(_ADDR_CLASS[self.net], addr, self.net)
 
     def write_to(self, data, addr):
         """Send ``data`` as one datagram to ``addr``: an address returned by
@@ -46,7 +47,10 @@ class PacketConn(Conn):
         if self.net == "unixgram":
             return unix_path(addr)
         host, port = split_address(addr, self.net)
-        family = self.fd.sock.family
+        sock = self.fd.sock
+        if sock is None:
+            raise ClosedError()
+        family = sock.family
         fam = ip_family(host) if host else socket.AF_INET
         if fam is None:
             # A host name: resolve off the runtime thread, as dial does.
