@@ -28,11 +28,11 @@ def unix_pair(path):
     return client, server
 
 
-def timed(fn, *args):
+def timed(fn, *args, **kwargs):
     """(result or exception, elapsed seconds)."""
     t0 = time.monotonic()
     try:
-        r = fn(*args)
+        r = fn(*args, **kwargs)
     except Exception as e:       # noqa: BLE001 - the test inspects it
         r = e
     return r, time.monotonic() - t0
