@@ -268,7 +268,9 @@ def get_runtime(poller=None):
     """This thread's runtime, created on first use."""
     rt = getattr(_local, "rt", None)
     if rt is None:
-        rt = _local.rt = Runtime(poller)
+        # In a forked child, rebuild the parent's runtime with its backend.
+        forked = _local.__dict__.pop("forked_poller", None)
+        rt = _local.rt = Runtime(poller if poller is not None else forked)
     return rt
 
 
@@ -285,6 +287,7 @@ def _after_fork_in_child():
         signals.forget_after_fork(rt.signal_wakeup)
         rt.poller.forget()
         _local.rt = None
+        _local.forked_poller = rt.poller_name
 
 
 if hasattr(os, "register_at_fork"):
