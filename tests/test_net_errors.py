@@ -152,3 +152,16 @@ def test_listener_from_other_thread_raises(run):
         assert result
         ln.close()
     run(main)
+
+
+def test_conn_of_stopped_runtime_raises_instead_of_hanging(poller):
+    client, server = netpoll.run(tcp_pair, poller=poller)
+
+    def main():
+        with pytest.raises(RuntimeError, match="stopped"):
+            client.read()                 # would have to park on a dead runtime
+        server.write(b"x")                # I/O that need not park still works
+        assert client.read() == b"x"
+        client.close()
+        server.close()
+    netpoll.run(main, poller=poller)

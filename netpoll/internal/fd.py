@@ -48,6 +48,12 @@ def _poll_error(code, written=0):
     return ClosedError()
 
 
+def _stopped():
+    return RuntimeError(
+        "netpoll: this connection belongs to a runtime that has stopped (its "
+        "run() returned); use a connection inside the run() that created it")
+
+
 class FD(FDMutex):
     """A socket that parks the calling goroutine instead of blocking.
 
@@ -88,6 +94,8 @@ class FD(FDMutex):
                 try:
                     return recv(n)
                 except BlockingIOError:
+                    if pd.rt.closed:
+                        raise _stopped() from None
                     code = pd.wait(MODE_READ)
                     if code:
                         raise _poll_error(code) from None
@@ -117,6 +125,8 @@ class FD(FDMutex):
                 try:
                     return recv_into(buf, nbytes)
                 except BlockingIOError:
+                    if pd.rt.closed:
+                        raise _stopped() from None
                     code = pd.wait(MODE_READ)
                     if code:
                         raise _poll_error(code) from None
@@ -140,6 +150,8 @@ class FD(FDMutex):
                 try:
                     return recvfrom(n)
                 except BlockingIOError:
+                    if pd.rt.closed:
+                        raise _stopped() from None
                     code = pd.wait(MODE_READ)
                     if code:
                         raise _poll_error(code) from None
@@ -162,6 +174,8 @@ class FD(FDMutex):
                 try:
                     return accept()
                 except BlockingIOError:
+                    if pd.rt.closed:
+                        raise _stopped() from None
                     code = pd.wait(MODE_READ)
                     if code:
                         raise _poll_error(code) from None
@@ -207,6 +221,8 @@ class FD(FDMutex):
                     if n >= total:
                         return n
                 except BlockingIOError:
+                    if pd.rt.closed:
+                        raise _stopped() from None
                     code = pd.wait(MODE_WRITE)
                     if code:
                         raise _poll_error(code, n) from None
@@ -241,6 +257,8 @@ class FD(FDMutex):
                 try:
                     n = sendmsg(bufs[i:i + _IOV_MAX], (), _MSG_NOSIGNAL)
                 except BlockingIOError:
+                    if pd.rt.closed:
+                        raise _stopped() from None
                     code = pd.wait(MODE_WRITE)
                     if code:
                         raise _poll_error(code, written) from None
@@ -278,6 +296,8 @@ class FD(FDMutex):
                 try:
                     return sendto(data, _MSG_NOSIGNAL, addr)
                 except BlockingIOError:
+                    if pd.rt.closed:
+                        raise _stopped() from None
                     code = pd.wait(MODE_WRITE)
                     if code:
                         raise _poll_error(code) from None
@@ -305,6 +325,8 @@ class FD(FDMutex):
                 pd.set_deadline(deadline, MODE_WRITE)
             try:
                 while True:
+                    if pd.rt.closed:
+                        raise _stopped()
                     code = pd.wait(MODE_WRITE)
                     if code:
                         raise _poll_error(code)
