@@ -43,7 +43,7 @@ def handle(client, upstream_address):
 
 def main(address, upstream_address):
     with net.listen("tcp", address) as ln:
-        print(f"listening on {ln.addr}, forwarding to {upstream_address}", flush=True)
+        print(f"listening on {ln.addr} (forwarding to {upstream_address})", flush=True)
         serve(ln, handle, upstream_address)
 
 

@@ -67,9 +67,11 @@ def run_demo(idle=(0, 1000, 5000, 10000), active=32, seconds=2.0, out="netpoll-d
           f"cell, client in another process.  RLIMIT_NOFILE = {nofile}.", flush=True)
     too_many = [n for n in idle if orchestrate.fd_limit_skip(n, active, nofile)]
     if too_many:
-        print(f"warning: RLIMIT_NOFILE is {nofile} (hard limit), too low for "
-              f"{', '.join(map(str, too_many))} idle connections: those are skipped.  "
-              f"Raise the hard limit (ulimit -Hn, /etc/security/limits.conf) to run them.",
+        print(f"warning: RLIMIT_NOFILE is {nofile} (as high as the hard limit allows), too "
+              f"low for {', '.join(map(str, too_many))} idle connections, which need "
+              f"{orchestrate.fds_needed(too_many[-1], active)} descriptors per process: "
+              f"those cells are skipped (\"no: ulimit -n\").  Raise the hard limit "
+              f"(ulimit -Hn, /etc/security/limits.conf) to run them.",
               file=sys.stderr, flush=True)
 
     results = {name: {} for name in servers}

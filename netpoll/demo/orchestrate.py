@@ -118,11 +118,15 @@ def raise_nofile():
     return soft
 
 
+def fds_needed(idle, active):
+    """Descriptors the server (and the client) need for one point."""
+    return idle + active + max(SERVER_EXTRA_FDS, CLIENT_EXTRA_FDS)
+
+
 def fd_limit_skip(idle, active, nofile):
     """Why ``idle`` idle connections cannot run under RLIMIT_NOFILE, or None."""
-    need = idle + active + max(SERVER_EXTRA_FDS, CLIENT_EXTRA_FDS)
-    if need > nofile:
-        return f"needs {need} fds, RLIMIT_NOFILE is {nofile}"
+    if fds_needed(idle, active) > nofile:
+        return "no: ulimit -n"
     return None
 
 
