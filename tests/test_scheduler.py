@@ -238,13 +238,15 @@ def test_run_inside_run_raises(run):
 
 def test_run_with_other_poller_while_runtime_alive(poller):
     other = "select" if poller != "select" else "poll"
-    netpoll.go(lambda: None)      # creates this thread's runtime implicitly
-    assert netpoll.stats()["poller"] != other or poller == other
-    rt = current_runtime()
-    with pytest.raises(RuntimeError, match=rt.poller_name):
-        netpoll.run(lambda: None, poller=other if rt.poller_name != other else poller)
-    # the same poller (or none) is fine, and run() adopts the runtime
-    assert netpoll.run(lambda: "ok", poller=rt.poller_name) == "ok"
+    netpoll.run(lambda: None, poller=poller)      # tears down: no runtime left
+    from netpoll.runtime.scheduler import get_runtime
+    rt = get_runtime(poller)      # this thread's runtime, alive outside run()
+    netpoll.go(netpoll.sleep, 1000)
+    with pytest.raises(RuntimeError, match=poller):
+        netpoll.run(lambda: None, poller=other)
+    assert current_runtime() is rt                # untouched by the refusal
+    # the same poller, or none, is fine: run() adopts the live runtime
+    assert netpoll.run(lambda: current_runtime() is rt, poller=poller) is True
 
 
 @pytest.mark.parametrize("name", ["epol", "", "EPOLL_", "kqueue2"])
