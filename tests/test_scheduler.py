@@ -99,6 +99,32 @@ def test_join_timeout_not_reached(run):
     run(main)
 
 
+def test_join_timeout_racing_with_finish_wakes_once(run):
+    """Regression: when the join timer fired in the same scheduler pass as
+    the joined goroutine finished, the joiner was readied twice and the
+    second wake-up resumed it later, parked on a channel."""
+    import heapq
+
+    def main():
+        rt = current_runtime()
+        target = netpoll.go(netpoll.sleep, 1000)
+        netpoll.gosched()               # its sleep timer is older than the join's
+
+        def helper():
+            # make the target's sleep and main's join timer due now; the
+            # older one (the sleep) fires first, then the join timer
+            for t in rt.timers.heap:
+                t[0] = 0
+            heapq.heapify(rt.timers.heap)
+        netpoll.go(helper)
+        assert target.join(timeout=1000) is None     # finished first
+        assert sum(g is rt.main for g in rt.runq) == 0
+        ch = Chan()
+        netpoll.go(lambda: (netpoll.sleep(0.01), ch.send("v")))
+        assert ch.recv_ok() == ("v", True)
+    run(main)
+
+
 def test_many_joiners(run):
     def main():
         ch = Chan()

@@ -94,7 +94,7 @@ class Goroutine(greenlet):
             expired = []
             timer = None
             if timeout is not None:
-                timer = rt.timers.add(rt.now() + max(0.0, timeout), _expire, (rt, me, expired))
+                timer = rt.timers.add(rt.now() + max(0.0, timeout), _expire, (self, me, expired))
             try:
                 while not self._done and not expired:
                     rt.park("join")
@@ -117,9 +117,15 @@ class Goroutine(greenlet):
 
 
 def _expire(arg):
-    rt, g, expired = arg
+    """A join timeout is due.  The joiner is readied by exactly one of this
+    timer and the goroutine finishing, never both (a second wake-up would
+    resume it later, parked on something else)."""
+    target, g, expired = arg
+    if target._done:
+        return                 # finishing has readied the joiner already
     expired.append(True)
-    rt.runq.append(g)
+    target._joiners.remove(g)  # so finishing will not ready it again
+    target._rt.runq.append(g)
 
 
 def _print_uncaught(g, exc):
