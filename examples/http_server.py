@@ -50,19 +50,14 @@ HELLO = response(200, b"Hello, World!")
 
 
 class Request:
-    __slots__ = ("method", "target", "version", "headers", "body")
+    __slots__ = ("method", "target", "version", "headers", "body", "close")
 
     def __init__(self, method, target, version, headers, body):
         self.method, self.target, self.version = method, target, version
         self.headers, self.body = headers, body
-
-    @property
-    def close(self):
-        """Whether the client wants the connection closed after this one."""
-        tokens = self.headers.get("connection", "").lower()
-        if self.version == "HTTP/1.0":
-            return True          # HTTP/1.0 keep-alive is not worth supporting here
-        return "close" in tokens
+        # HTTP/1.1 keeps the connection open unless asked not to; HTTP/1.0
+        # keep-alive is not worth supporting here.
+        self.close = version == "HTTP/1.0" or "close" in headers.get("connection", "").lower()
 
 
 def parse_head(head):
@@ -83,15 +78,15 @@ def parse_head(head):
     return method, target, version, headers
 
 
-def split_request(buf):
-    """``(request, rest)`` for the first complete request in ``buf``, or
-    ``(None, buf)`` if it is not all there yet."""
-    end = buf.find(b"\r\n\r\n", 0, MAX_HEAD + 4)
+def next_request(buf, pos):
+    """``(request, end)`` for the complete request at ``buf[pos:]``, or
+    ``(None, pos)`` if it is not all there yet."""
+    end = buf.find(b"\r\n\r\n", pos, pos + MAX_HEAD + 4)
     if end < 0:
-        if len(buf) > MAX_HEAD:
+        if len(buf) - pos > MAX_HEAD:
             raise HTTPError(431)
-        return None, buf
-    method, target, version, headers = parse_head(buf[:end])
+        return None, pos
+    method, target, version, headers = parse_head(buf[pos:end])
     if "transfer-encoding" in headers:
         raise HTTPError(501)     # chunked request bodies are not supported
     length = headers.get("content-length", "0")
@@ -102,8 +97,8 @@ def split_request(buf):
         raise HTTPError(413)
     start = end + 4
     if len(buf) - start < length:
-        return None, buf
-    return Request(method, target, version, headers, buf[start:start + length]), buf[start + length:]
+        return None, pos
+    return Request(method, target, version, headers, buf[start:start + length]), start + length
 
 
 def resolve(root, target):
@@ -168,12 +163,13 @@ def handle(conn, root, timeout):
             conn.set_read_deadline(time.monotonic() + timeout)
             while True:
                 out = []
-                req, buf = split_request(buf)
+                req, pos = next_request(buf, 0)
                 while req is not None:                  # every complete request buffered
                     out.append(respond(req, root))
                     if req.close:
                         break
-                    req, buf = split_request(buf)
+                    req, pos = next_request(buf, pos)
+                buf = buf[pos:]
                 if out:
                     conn.write(b"".join(out))           # pipelined answers in one write
                     if req is not None:                 # the client asked to close
