@@ -13,6 +13,7 @@ from ..runtime.threads import to_thread
 from .addr import (UDPAddr, UnixAddr, _IPAddr, ip_family, split_address,
                    to_addr, unix_path)
 from .conn import _ADDR_CLASS, Conn
+from .errors import op_error
 
 
 class PacketConn(Conn):
@@ -66,7 +67,6 @@ class PacketConn(Conn):
 
 
 def op_error_to(conn, addr, exc):
-    from .errors import op_error
     if not isinstance(addr, (_IPAddr, UnixAddr, str)):
         addr = str(addr)
     return op_error("write", conn.net, conn._addr_or_none(True), addr, exc)
