@@ -81,7 +81,9 @@ def build_parser():
     demo.add_argument("--active", type=_positive(int), default=32, metavar="N",
                       help="active connections doing round trips (default: %(default)s)")
     demo.add_argument("--seconds", type=_positive(float), default=2.0, metavar="S",
-                      help="measured seconds per point, after a 0.5 s warm-up "
+                      help="measured seconds per point (default: %(default)s)")
+    demo.add_argument("--warmup", type=float, default=0.5, metavar="S",
+                      help="unmeasured seconds of round trips before each measurement "
                            "(default: %(default)s)")
     demo.add_argument("--out", default="netpoll-demo.png", metavar="FILE",
                       help="where to write the plot (PNG; another extension "
@@ -110,6 +112,7 @@ def main(argv=None):
     if args.command == "demo":
         from netpoll.demo import run_demo
         return run_demo(idle=args.idle, active=args.active, seconds=args.seconds,
+                        warmup=args.warmup,
                         out=args.out, json_out=args.json, threads=not args.no_threads)
     if args.command == "pollers":
         for name in netpoll.pollers():

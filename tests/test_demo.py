@@ -24,8 +24,8 @@ def png_size(path):
 @pytest.mark.timeout(120)
 def test_demo_tiny_run(tmp_path):
     out = tmp_path / "demo.png"
-    r = subprocess.run([PYTHON, "-m", "netpoll", "demo", "--idle", "0,50", "--seconds", "0.5",
-                        "--active", "8", "--out", str(out)],
+    r = subprocess.run([PYTHON, "-m", "netpoll", "demo", "--idle", "0,50", "--seconds", "0.3",
+                        "--warmup", "0.1", "--active", "8", "--out", str(out)],
                        cwd=ROOT, capture_output=True, text=True, timeout=110)
     assert r.returncode == 0, r.stdout + r.stderr
     rows = {line.split("  ")[0].strip(): line for line in r.stdout.splitlines()}
@@ -78,7 +78,7 @@ def test_skip_rules():
 def test_demo_says_when_the_fd_limit_is_too_low(monkeypatch, tmp_path, capsys):
     measured = []
 
-    def fake_measure(name, idle, active, seconds):
+    def fake_measure(name, idle, active, seconds, warmup):
         measured.append((name, idle))
         return {"rt_per_s": 1000.0, "server_us_per_rt": 10.0}
     monkeypatch.setattr(orchestrate, "raise_nofile", lambda: 600)

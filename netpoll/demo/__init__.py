@@ -56,8 +56,8 @@ class _Progress:
             self.bar.stop()
 
 
-def run_demo(idle=(0, 1000, 5000, 10000), active=32, seconds=2.0, out="netpoll-demo.png",
-             json_out=None, threads=True):
+def run_demo(idle=(0, 1000, 5000, 10000), active=32, seconds=2.0, warmup=0.5,
+             out="netpoll-demo.png", json_out=None, threads=True):
     """Measure every point, print the tables, write the plot; exit code."""
     idle = sorted(idle)
     servers = [p for p in SERVERS if p in netpoll.pollers()] + (["threads"] if threads else [])
@@ -87,7 +87,7 @@ def run_demo(idle=(0, 1000, 5000, 10000), active=32, seconds=2.0, out="netpoll-d
                 if skip:
                     results[name][n] = {"skip": skip}
                 else:
-                    results[name][n] = orchestrate.measure(name, n, active, seconds)
+                    results[name][n] = orchestrate.measure(name, n, active, seconds, warmup)
                 progress.advance()
     finally:
         progress.close()
@@ -104,7 +104,7 @@ def run_demo(idle=(0, 1000, 5000, 10000), active=32, seconds=2.0, out="netpoll-d
         print(f"{report.label(name)}, N={n}: {message}", file=sys.stderr)
     if json_out:
         with open(json_out, "w") as f:
-            json.dump({"active": active, "seconds": seconds, "idle": idle,
+            json.dump({"active": active, "seconds": seconds, "warmup": warmup, "idle": idle,
                        "results": results}, f, indent=1)
     try:
         report.plot(results, idle, active, out)
