@@ -18,6 +18,9 @@ import netpoll
 from . import orchestrate, report
 
 SERVERS = ("select", "poll", "epoll", "kqueue")
+# CPU cores busy with other work (beyond server and client) that make a
+# throughput figure unreliable; loopback TCP's kernel work alone is below.
+BUSY_WARNING = 0.5
 
 
 class _Progress:
@@ -98,6 +101,12 @@ def run_demo(idle=(0, 1000, 5000, 10000), active=32, seconds=2.0, warmup=0.5,
     if any("skip" in p for p in results.get("select", {}).values()):
         print(f"no: fd≥{orchestrate.FD_SETSIZE}: the select poller cannot watch a descriptor "
               f">= FD_SETSIZE ({orchestrate.FD_SETSIZE}),\nand every connection needs one.")
+    busy = max((p.get("other_cpu", 0.0) for points in results.values()
+                for p in points.values()), default=0.0)
+    if busy > BUSY_WARNING:
+        print(f"warning: other work kept up to {busy:.1f} CPU cores busy during the "
+              f"measurements:\nround trips/s are unreliable; the server CPU time per round "
+              f"trip much less so.")
     print(f"{time.monotonic() - started:.0f} s in all.")
     failed = report.errors(results)
     for name, n, message in failed:

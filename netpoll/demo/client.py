@@ -55,6 +55,17 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy():
+    """CPU seconds the whole machine has been busy (all CPUs), or None."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)    # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kib(pid):
     """VmRSS of process ``pid`` in KiB, or None."""
     try:
@@ -92,7 +103,7 @@ def connect(addr, n, timeout):
 
 def pingpong(conns, size, warmup, seconds, server_pid):
     """Closed-loop round trips on ``conns``; returns (count, elapsed,
-    server CPU seconds, own CPU seconds).
+    server CPU seconds, own CPU seconds, machine busy CPU seconds).
 
     Raw descriptors and os.read/os.write keep this loop cheap: the client
     must not be what limits the round trips."""
@@ -118,6 +129,7 @@ def pingpong(conns, size, warmup, seconds, server_pid):
             count = 0
             cpu0 = cpu_seconds(server_pid)
             own0 = time.process_time()
+            busy0 = machine_busy()
             start = now
             end = now + seconds
         elif measuring and now >= end:
@@ -136,10 +148,12 @@ def pingpong(conns, size, warmup, seconds, server_pid):
     cpu1 = cpu_seconds(server_pid)
     elapsed = monotonic() - start
     own = time.process_time() - own0
+    busy1 = machine_busy()
+    busy = None if busy0 is None or busy1 is None else busy1 - busy0
     cpu = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
     if hasattr(poller, "close"):
         poller.close()
-    return count, elapsed, cpu, own
+    return count, elapsed, cpu, own, busy
 
 
 def _poller():
@@ -186,13 +200,17 @@ def main(argv=None):
             result["rss_kib"] = rss1
             if a.idle:
                 result["kib_per_idle"] = (rss1 - rss0) / a.idle
-        count, elapsed, cpu, own = pingpong(active, a.size, a.warmup, a.seconds, a.server_pid)
+        count, elapsed, cpu, own, busy = pingpong(active, a.size, a.warmup, a.seconds, a.server_pid)
         result["round_trips"] = count
         result["rt_per_s"] = count / elapsed
         result["client_cpu"] = own / elapsed
         if cpu is not None and count:
             result["server_us_per_rt"] = cpu / count * 1e6
             result["server_cpu"] = cpu / elapsed
+            if busy is not None:
+                # everything else the machine did meanwhile (other programs,
+                # and kernel work such as loopback TCP not charged to either)
+                result["other_cpu"] = max(0.0, (busy - cpu - own) / elapsed)
     except (OSError, ValueError) as exc:
         result["error"] = f"{type(exc).__name__}: {exc}"
     finally:
