@@ -13,7 +13,11 @@ The uncontended paths are one bit test and one addition.
     bit 3      RSHUT    the read side was shut down (close_read): reads
                         return EOF without touching the socket (an FD flag,
                         kept here so the read fast path tests one word)
-    bits 4..   refs     operations in flight, in units of REF: each lock
+    bit 4      DRAINED  the last read of this edge-triggered stream socket
+                        was short, so the socket was empty: the next read
+                        waits for an edge instead of trying (an FD flag too,
+                        see fd.py)
+    bits 5..   refs     operations in flight, in units of REF: each lock
                         holder holds one, each incref holds one, and
                         close() holds one while it evicts
 
@@ -39,7 +43,8 @@ CLOSED = 1
 RLOCK = 2
 WLOCK = 4
 RSHUT = 8
-REF = 16
+DRAINED = 16
+REF = 32
 
 
 class FDMutex:

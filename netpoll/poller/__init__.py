@@ -20,6 +20,10 @@ from typing import Optional, Protocol
 
 MODE_READ = 1
 MODE_WRITE = 2
+# Passed to netpollready with MODE_READ when the kernel reported hang-up or
+# an error (EPOLLRDHUP/HUP/ERR, EV_EOF): EOF or an error is pending and no
+# further edge will announce it.
+MODE_HUP = 4
 
 
 class Poller(Protocol):

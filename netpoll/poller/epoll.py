@@ -23,7 +23,7 @@ Facts about epoll this backend relies on:
 
 import select
 
-from . import MODE_READ, MODE_WRITE
+from . import MODE_HUP, MODE_READ, MODE_WRITE
 from .wakeup import Wakeup
 
 _EPOLLIN = select.EPOLLIN
@@ -36,6 +36,7 @@ _EPOLLET = select.EPOLLET
 _REGISTER = _EPOLLIN | _EPOLLOUT | _EPOLLRDHUP | _EPOLLET
 _READ_EVENTS = _EPOLLIN | _EPOLLRDHUP | _EPOLLHUP | _EPOLLERR
 _WRITE_EVENTS = _EPOLLOUT | _EPOLLHUP | _EPOLLERR
+_HUP_EVENTS = _EPOLLRDHUP | _EPOLLHUP | _EPOLLERR
 
 
 class EpollPoller:
@@ -97,6 +98,8 @@ class EpollPoller:
             mode = 0
             if ev & _READ_EVENTS:
                 mode = MODE_READ
+                if ev & _HUP_EVENTS:
+                    mode = MODE_READ | MODE_HUP
             if ev & _WRITE_EVENTS:
                 mode |= MODE_WRITE
             if mode:

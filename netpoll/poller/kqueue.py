@@ -10,7 +10,7 @@ the fd → PollDesc table honest).
 
 import select
 
-from . import MODE_READ, MODE_WRITE
+from . import MODE_HUP, MODE_READ, MODE_WRITE
 from .wakeup import Wakeup
 
 
@@ -66,6 +66,8 @@ class KqueuePoller:
                     self._wakeup.drain()
                 continue
             mode = MODE_READ if kev.filter == select.KQ_FILTER_READ else MODE_WRITE
+            if kev.flags & (select.KQ_EV_EOF | select.KQ_EV_ERROR):
+                mode |= MODE_HUP | (MODE_READ if mode == MODE_WRITE else 0)
             n += 1
             pd.netpollready(mode)
         self.events += n

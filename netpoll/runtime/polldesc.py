@@ -35,13 +35,18 @@ them through its own table, a descriptor leaves that table (and the kernel's
 interest list) before it is closed, and the events of one poll are all
 dispatched before any goroutine runs.  ``fdseq`` counts the lives of a
 PollDesc, for diagnostics and tests.
+
+``hup`` latches, for the rest of the descriptor's life, that an
+edge-triggered poller reported hang-up or an error (EPOLLRDHUP/HUP/ERR): EOF
+or an error is pending and no later edge will announce it again.  The FD
+layer's drained-read shortcut (see internal/fd.py) is only safe without it.
 """
 
 import time
 
 from greenlet import getcurrent
 
-from ..poller import MODE_READ, MODE_WRITE
+from ..poller import MODE_HUP, MODE_READ, MODE_WRITE
 
 # Results of prepare() and wait() (Go: pollNoError, pollErrClosing,
 # pollErrTimeout); the FD layer turns them into exceptions.
@@ -63,7 +68,7 @@ READY = _Ready()
 
 
 class PollDesc:
-    __slots__ = ("fd", "g", "d", "seq", "timer", "closing", "fdseq",
+    __slots__ = ("fd", "g", "d", "seq", "timer", "closing", "fdseq", "hup",
                  "rt", "runq", "poller", "lt", "_switch")
 
     def __init__(self):
@@ -75,6 +80,7 @@ class PollDesc:
         self.timer = [None, None, None]
         self.closing = True
         self.fdseq = 0
+        self.hup = False
         self.rt = None
 
     def _open(self, rt, fd):
@@ -89,6 +95,7 @@ class PollDesc:
         seq[1] += 1
         seq[2] += 1
         self.closing = False
+        self.hup = False
         self.fdseq += 1
         self.rt = rt
         self.runq = rt.runq
@@ -103,6 +110,8 @@ class PollDesc:
         wake the waiter, or latch READY if there is none (Go: netpollready)."""
         gs = self.g
         if mode & MODE_READ:
+            if mode & MODE_HUP:
+                self.hup = True
             g = gs[1]
             gs[1] = READY
             if g is not None and g is not READY:
