@@ -44,6 +44,8 @@ def _serve(address, reuse_port, announce):
     announce(ln)
     netpoll.go(serve, ln, handle)
     stop.recv()
+    signal.signal(signal.SIGINT, signal.default_int_handler)   # a second ^C interrupts
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     ln.close()
     # run() returning stops every connection's goroutine: their `with` closes them.
 
@@ -83,9 +85,13 @@ def _run_workers(address, poller, workers, out):
             code = 1
             try:
                 os.close(ready_r)
+                if placeholder is not None:
+                    placeholder.close()
                 netpoll.run(_serve, address, True,
                             lambda ln: os.write(ready_w, b"."), poller=poller)
                 code = 0
+            except (OSError, ValueError) as exc:
+                print(f"netpoll echo: worker {os.getpid()}: {exc}", file=sys.stderr)
             except BaseException:
                 traceback.print_exc()
             finally:
