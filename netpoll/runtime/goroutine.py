@@ -43,8 +43,22 @@ class Goroutine(greenlet):
         self._joiners = None
 
     def run(self):
+        fn, args = self._fn, self._args
         try:
-            self._result = self._fn(*self._args, **self._kwargs)
+            # A call with a fixed argument count is inlined by CPython's
+            # interpreter; fn(*args) goes through C and leaves one more C
+            # frame on this goroutine's stack, which greenlet copies to the
+            # heap at every park (~0.8 KiB per parked goroutine).
+            if self._kwargs:
+                self._result = fn(*args, **self._kwargs)
+            elif not args:
+                self._result = fn()
+            elif len(args) == 1:
+                self._result = fn(args[0])
+            elif len(args) == 2:
+                self._result = fn(args[0], args[1])
+            else:
+                self._result = fn(*args)
         except GreenletExit as exc:
             self._exc = exc
         except Exception as exc:
