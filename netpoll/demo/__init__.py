@@ -81,8 +81,8 @@ def run_demo(idle=(0, 1000, 5000, 10000), active=32, seconds=2.0, warmup=0.5,
     progress = _Progress(len(servers) * len(idle))
     started = time.monotonic()
     try:
-        for name in servers:
-            for n in idle:
+        for n in idle:             # servers side by side at each N: a noisy moment
+            for name in servers:   # hits one column, not one server's whole row
                 progress.step(f"{report.label(name)}, {n} idle")
                 skip = orchestrate.fd_limit_skip(n, active, nofile)
                 if skip is None and name == "select":
