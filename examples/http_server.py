@@ -12,7 +12,10 @@ under ``--root`` (``..``, encoded or not, and symlinks leading outside get
 413, then the connection closes.  A request must arrive whole within
 ``--timeout`` seconds of its start (and an idle keep-alive connection is
 dropped after as long), so a client trickling bytes (slowloris) cannot hold
-a goroutine forever.
+a goroutine forever; each write of answers must be taken by the client
+within as long, so a client that never reads is dropped too.  Answers to
+pipelined requests are written as they are built (small ones batched up to
+64 KiB), so a connection holds at most one large answer in memory.
 """
 
 import argparse
@@ -27,6 +30,7 @@ from netpoll.server import serve   # accept loop; backs off on EMFILE like Go's 
 
 MAX_HEAD = 8192            # request line + headers
 MAX_BODY = 1 << 20
+MAX_BATCH = 64 * 1024      # pipelined answers gathered into one write, at most
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
            413: "Content Too Large", 431: "Request Header Fields Too Large",
            501: "Not Implemented", 505: "HTTP Version Not Supported"}
@@ -156,24 +160,37 @@ def linger(conn, seconds=1.0):
         pass
 
 
+def send(conn, answers, timeout):
+    """Write the answers; the client must take them within ``timeout``."""
+    conn.set_write_deadline(time.monotonic() + timeout)
+    conn.write(answers[0] if len(answers) == 1 else b"".join(answers))
+
+
 def handle(conn, root, timeout):
     buf = b""
     with conn:
         try:
             conn.set_read_deadline(time.monotonic() + timeout)
             while True:
-                out = []
+                out, size, answered = [], 0, False
                 req, pos = next_request(buf, 0)
                 while req is not None:                  # every complete request buffered
-                    out.append(respond(req, root))
+                    answer = respond(req, root)
+                    out.append(answer)
+                    size += len(answer)
+                    answered = True
                     if req.close:
                         break
+                    if size >= MAX_BATCH:               # bounded memory: write them now
+                        send(conn, out, timeout)
+                        out, size = [], 0
                     req, pos = next_request(buf, pos)
                 buf = buf[pos:]
                 if out:
-                    conn.write(b"".join(out))           # pipelined answers in one write
-                    if req is not None:                 # the client asked to close
-                        return
+                    send(conn, out, timeout)            # pipelined answers in one write
+                if req is not None:                     # the client asked to close
+                    return
+                if answered:
                     # a new request starts: it gets `timeout` seconds to arrive
                     conn.set_read_deadline(time.monotonic() + timeout)
                 data = conn.read(65536)
@@ -182,6 +199,7 @@ def handle(conn, root, timeout):
                 buf += data
         except HTTPError as exc:
             try:
+                conn.set_write_deadline(time.monotonic() + timeout)
                 conn.write(response(exc.status, f"{REASONS[exc.status]}\n".encode(), close=True))
             except OSError:
                 return
