@@ -596,12 +596,16 @@ def _drive(ops, poller):
                     _, bits, dk = op
                     if not model.open:
                         continue
-                    for m in (MODE_READ, MODE_WRITE):
-                        if bits & m and pd.timer[m] is not None:
-                            stale_args.append(pd.timer[m][3])
+                    before = {m: pd.timer[m] for m in (MODE_READ, MODE_WRITE)}
+                    before_args = {m: t[3] for m, t in before.items() if t is not None}
                     t = {"none": None, "future": time.monotonic() + 1000,
                          "passed": time.monotonic() - 1}[dk]
                     res = pd.set_deadline(t, bits)
+                    for m in (MODE_READ, MODE_WRITE):
+                        # a timer replaced (not kept for a deadline moved
+                        # later) can still be called: it must do nothing
+                        if before[m] is not None and pd.timer[m] is not before[m]:
+                            stale_args.append(before_args[m])
                     if model.closing:
                         assert res == POLL_ERR_CLOSING
                         continue
@@ -617,11 +621,13 @@ def _drive(ops, poller):
                     if not model.timer[m]:
                         continue
                     t = pd.timer[m]
-                    assert t is not None and t[2] is not None
-                    fn, arg = t[2], t[3]
-                    rt.timers.cancel(t)          # as run_due pops it...
-                    fn(arg)                      # ...and calls it
-                    stale_args.append(arg)
+                    while t is not None:         # time reaches the deadline:
+                        assert t[2] is not None
+                        fn, arg = t[2], t[3]
+                        rt.timers.cancel(t)      # as run_due pops it...
+                        fn(arg)                  # ...and calls it; a timer
+                        stale_args.append(arg)   # armed before the deadline
+                        t = pd.timer[m]          # moved later re-arms
                     model.timer[m] = False
                     model.dl[m] = "passed"
                     if model.wake(m):
@@ -716,3 +722,38 @@ def test_polldesc_property_example():
     for p in ("select", "poll", "epoll"):
         if p in netpoll.pollers():
             _drive(ops, p)
+
+
+def test_deadline_moved_later_keeps_one_timer_that_rearms(run, pair):
+    """Moving a deadline later does not touch the timer heap: the armed
+    timer, when due, finds the deadline ahead and re-arms for it; the waiter
+    wakes only at the final deadline."""
+    a, b = pair
+
+    def main():
+        rt = current_runtime()
+        pd = poll_open(a.fileno())
+        try:
+            now = time.monotonic()
+            pd.set_deadline(now + 100, MODE_READ)
+            first = pd.timer[MODE_READ]
+            heap_size = len(rt.timers.heap)
+            for i in range(1, 50):                 # renewed per "request"
+                pd.set_deadline(now + 100 + i, MODE_READ)
+            assert pd.timer[MODE_READ] is first
+            assert len(rt.timers.heap) == heap_size
+            g = netpoll.go(pd.wait, MODE_READ)
+            netpoll.gosched()
+            arg = first[3]
+            rt.timers.cancel(first)                # as run_due pops it...
+            _deadline_fired(arg)                   # ...and calls it
+            assert not g.done and pd.waiting(MODE_READ)        # re-armed, not expired
+            second = pd.timer[MODE_READ]
+            assert second is not first and second[0] == now + 149
+            arg = second[3]
+            rt.timers.cancel(second)
+            _deadline_fired(arg)
+            assert g.join() == POLL_ERR_TIMEOUT
+        finally:
+            shut(pd)
+    run(main)

@@ -23,8 +23,9 @@ observed and does not exist here.
 
 A waiter that wakes and finds READY did I/O-ready; finding None means a
 deadline or ``evict`` woke it, and it re-checks ``closing`` and the deadline.
-Deadlines ``d[mode]``: 0 none, > 0 the monotonic time a timer is armed for,
--1 passed.  ``seq[mode]`` grows on every deadline change, on evict and on
+Deadlines ``d[mode]``: 0 none, > 0 the monotonic time it passes, -1
+passed.  The armed timer may be due earlier than ``d[mode]`` (the deadline
+was moved later since): it then re-arms itself instead of firing.  ``seq[mode]`` grows on every deadline change, on evict and on
 reuse, and a deadline timer carries the seq it was armed with: a timer meant
 for an earlier deadline, or for this PollDesc's previous descriptor, finds a
 different seq and does nothing.
@@ -195,13 +196,19 @@ class PollDesc:
             if not mode & m:
                 continue
             old = self.timer[m]
+            self.d[m] = d
+            if d > 0 and old is not None and old[0] <= d:
+                # Moved later (a server renewing its idle timeout per
+                # request): keep the armed timer; when it fires it finds
+                # the deadline still ahead and re-arms for it.  Deadline
+                # renewal stays O(1), without heap churn.
+                continue
             if old is not None:
                 timers.cancel(old)
                 self.timer[m] = None
             self.seq[m] += 1
-            self.d[m] = d
             if d > 0:
-                self.timer[m] = timers.add(d, _deadline_fired, (self, m, self.seq[m]))
+                self.timer[m] = timers.add(d, _deadline_fired, (self, m, self.seq[m], d))
             elif d < 0:
                 self._unblock(m)
         return POLL_OK
@@ -251,9 +258,14 @@ class PollDesc:
 
 def _deadline_fired(arg):
     """A deadline timer is due (Go: netpolldeadlineimpl)."""
-    pd, mode, seq = arg
+    pd, mode, seq, when = arg
     if pd.seq[mode] != seq:
         return            # stale: the deadline moved, or the pd was reused
+    d = pd.d[mode]
+    if d > when:
+        # The deadline was moved later after this timer was armed.
+        pd.timer[mode] = pd.rt.timers.add(d, _deadline_fired, (pd, mode, seq, d))
+        return
     pd.timer[mode] = None
     pd.d[mode] = -1
     pd._unblock(mode)
