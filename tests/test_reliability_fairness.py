@@ -10,7 +10,6 @@ number of sink reads between two round trips stays small.  Without the
 yield, the sink drains the whole buffer (about 2000 reads) before anyone
 else runs, every time."""
 
-import pytest
 
 import netpoll
 from netpoll.internal import fd as fdmod

@@ -17,7 +17,7 @@ import pytest
 import netpoll
 from _netutil import tcp_pair
 from _reliability import rss_bytes, wait_until
-from serverproc import ServerProcess, example, recv_exactly
+from serverproc import ServerProcess, example
 
 FILE_SIZE = 16 << 20                 # far more than loopback socket buffers hold
 

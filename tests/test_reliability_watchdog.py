@@ -3,7 +3,6 @@ the thread past the threshold is reported once, with its stack; a runtime
 that waits in the poller, or goroutines that keep yielding, are not."""
 
 import io
-import os
 import time
 
 import pytest
