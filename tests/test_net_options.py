@@ -1,6 +1,7 @@
 """Socket options: Go's defaults on dialed and accepted TCP connections
 (TCP_NODELAY, keep-alive 15 s) and the setters."""
 
+import os
 import socket
 import struct
 
@@ -25,8 +26,8 @@ def test_go_defaults_on_dialed_and_accepted(run):
             if hasattr(socket, "TCP_KEEPIDLE"):
                 assert _opt(c, socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 15
                 assert _opt(c, socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 15
-            assert c.fd.sock.getblocking() is False
-            assert not c.fd.sock.get_inheritable()       # close-on-exec
+            assert os.get_blocking(c.fileno()) is False
+            assert not os.get_inheritable(c.fileno())    # close-on-exec
             c.close()
     run(main)
 

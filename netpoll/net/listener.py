@@ -8,7 +8,7 @@ file it created.
 """
 
 import os
-import socket
+from _socket import socket as _rawsocket
 
 from ..internal.fd import FD
 from ..poller import MODE_READ
@@ -20,7 +20,7 @@ from .errors import op_error
 class Listener:
     """A listening stream socket."""
 
-    __slots__ = ("fd", "net", "_addr", "_unlink", "_tcp")
+    __slots__ = ("fd", "net", "_addr", "_unlink", "_tcp", "_conn_laddr", "_sockargs")
 
     def __init__(self, fd, net, unlink=None):
         self.fd = fd
@@ -28,6 +28,12 @@ class Listener:
         self._tcp = net != "unix"
         self._addr = to_addr(TCPAddr if self._tcp else UnixAddr, fd.sock.getsockname())
         self._unlink = unlink          # (path, inode) to remove at close
+        # An accepted connection's local address is the listener's, unless
+        # the listener is bound to a wildcard: then it is looked up lazily.
+        wildcard = self._tcp and self._addr.host in ("0.0.0.0", "::", "")
+        self._conn_laddr = None if wildcard else self._addr
+        ls = fd.sock
+        self._sockargs = (ls.family, ls.type, ls.proto)
 
     def accept(self):
         """The next connection: a TCPConn or UnixConn."""
@@ -35,8 +41,10 @@ class Listener:
             sysfd, raddr = self.fd.accept()
         except OSError as e:
             raise op_error("accept", self.net, None, self._addr, e) from None
-        ls = self.fd.sock
-        sock = socket.socket(ls.family, ls.type, ls.proto, fileno=sysfd)
+        # The C-level socket type: the FD needs only its methods, and
+        # socket.socket's Python-level __init__ and close cost every accept.
+        family, type_, proto = self._sockargs
+        sock = _rawsocket(family, type_, proto, sysfd)
         try:
             fd = FD(sock)
         except BaseException as e:
@@ -46,7 +54,7 @@ class Listener:
             raise
         if self._tcp:
             setup_tcp(fd)
-            return TCPConn(fd, self.net, None, raddr)
+            return TCPConn(fd, self.net, self._conn_laddr, raddr)
         return UnixConn(fd, self.net, self._addr, raddr)
 
     def close(self):
