@@ -90,6 +90,9 @@ def build_parser():
                            "matplotlib knows, such as .svg, works too) (default: %(default)s)")
     demo.add_argument("--json", default=None, metavar="FILE",
                       help="also write the raw results as JSON")
+    demo.add_argument("--retries", type=int, default=1, metavar="N",
+                      help="measure a point again, up to N times, when other programs kept "
+                           "the machine busy meanwhile (default: %(default)s)")
     demo.add_argument("--no-threads", action="store_true",
                       help="skip the thread-per-connection reference server")
 
@@ -112,7 +115,7 @@ def main(argv=None):
     if args.command == "demo":
         from netpoll.demo import run_demo
         return run_demo(idle=args.idle, active=args.active, seconds=args.seconds,
-                        warmup=args.warmup,
+                        warmup=args.warmup, retries=args.retries,
                         out=args.out, json_out=args.json, threads=not args.no_threads)
     if args.command == "pollers":
         for name in netpoll.pollers():

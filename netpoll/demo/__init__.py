@@ -59,8 +59,21 @@ class _Progress:
             self.bar.stop()
 
 
+def _measure(name, n, active, seconds, warmup, retries):
+    """One point; measured again (up to ``retries`` times) while other work
+    kept the machine busy, keeping the quietest run."""
+    best = None
+    for _ in range(1 + retries):
+        result = orchestrate.measure(name, n, active, seconds, warmup)
+        if best is None or result.get("other_cpu", 0.0) < best.get("other_cpu", 0.0):
+            best = result
+        if "error" in result or result.get("other_cpu", 0.0) <= BUSY_WARNING:
+            break
+    return best
+
+
 def run_demo(idle=(0, 1000, 5000, 10000), active=32, seconds=2.0, warmup=0.5,
-             out="netpoll-demo.png", json_out=None, threads=True):
+             out="netpoll-demo.png", json_out=None, threads=True, retries=1):
     """Measure every point, print the tables, write the plot; exit code."""
     idle = sorted(idle)
     servers = [p for p in SERVERS if p in netpoll.pollers()] + (["threads"] if threads else [])
@@ -90,7 +103,7 @@ def run_demo(idle=(0, 1000, 5000, 10000), active=32, seconds=2.0, warmup=0.5,
                 if skip:
                     results[name][n] = {"skip": skip}
                 else:
-                    results[name][n] = orchestrate.measure(name, n, active, seconds, warmup)
+                    results[name][n] = _measure(name, n, active, seconds, warmup, retries)
                 progress.advance()
     finally:
         progress.close()
