@@ -45,11 +45,6 @@ def child_lines(lines, child_pid):
     return [line for line in lines if line.endswith(f"pid {child_pid}")]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "runtime bug (reported to the lead): a child forked inside run() that lets "
-    "SystemExit out of run() goes through run()'s finally, which calls "
-    "shutdown() on the parent's runtime inherited across fork: GoroutineExit "
-    "runs the parent's goroutines (their finally blocks) in the child"))
 def test_child_leaving_run_does_not_run_parent_goroutines():
     code = PARENT_GOROUTINES + """
     def main():
@@ -72,10 +67,6 @@ def test_child_leaving_run_does_not_run_parent_goroutines():
     assert child_lines(s.lines, child) == [f"child pid {child}"], s.lines
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "runtime bug (reported to the lead): a child forked inside a goroutine "
-    "that returns from it switches to the parent's hub inherited across fork, "
-    "which runs the parent's goroutines (here its main goroutine) in the child"))
 def test_child_returning_from_forking_goroutine_does_not_run_parent_goroutines():
     code = PARENT_GOROUTINES + """
     def forker():

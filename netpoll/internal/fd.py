@@ -480,6 +480,11 @@ class FD(FDMutex):
         if self.incref_and_close():
             self.pd.evict()
             self._decref()
+        if self.sock is not None and self.pd.rt.closed:
+            # The runtime that would run the in-flight operations has stopped
+            # (its run() returned, or this is a forked child): they will
+            # never return, so close our descriptor now.
+            self._destroy()
         self.wait_destroyed(self._destroyed)
 
     # -- internals -----------------------------------------------------------

@@ -23,6 +23,7 @@ The thread's root greenlet is the *main goroutine*: the code that called
 """
 
 import os
+import sys
 import threading
 import time
 from collections import deque
@@ -59,9 +60,11 @@ class Runtime:
         self.nthreads = 0              # goroutines waiting in to_thread
         self.thread_id = threading.get_ident()
         self.pid = os.getpid()
-        root = getcurrent()
-        while root.parent is not None:
-            root = root.parent
+        root = getattr(_local, "fork_main", None)
+        if root is None or root.dead:
+            root = getcurrent()
+            while root.parent is not None:
+                root = root.parent
         self.main = root
         self.hub = greenlet(self._loop, parent=root)
         self.in_run = False
@@ -201,6 +204,8 @@ class Runtime:
         """Stop every goroutine (GoroutineExit at its park point, so its
         cleanup runs), then release the poller.  Called by the main goroutine
         when ``run()`` returns."""
+        if self.pid != os.getpid():
+            return      # a forked child leaving the parent's run(): not ours
         try:
             if self.goroutines:
                 for g in sorted(self.goroutines, key=lambda g: g.id):
@@ -280,14 +285,39 @@ def current_runtime():
 
 
 def _after_fork_in_child():
+    """In a forked child, the goroutine that called fork is the only one
+    that exists, as the forking thread is the only thread: the parent's
+    runtime is set aside (never run, never collected), the forking goroutine
+    becomes the main goroutine of the child's new runtime, and when it
+    returns the child exits, as a process whose last thread ended."""
     rt = getattr(_local, "rt", None)
-    if rt is not None:
-        _forked.append(rt)
-        rt.closed = True
-        signals.forget_after_fork(rt.signal_wakeup)
-        rt.poller.forget()
-        _local.rt = None
-        _local.forked_poller = rt.poller_name
+    if rt is None:
+        return
+    _forked.append(rt)
+    rt.closed = True
+    signals.forget_after_fork(rt.signal_wakeup)
+    rt.poller.forget()
+    _local.rt = None
+    _local.forked_poller = rt.poller_name
+    me = getcurrent()
+    if me is not rt.main and me is not rt.hub:
+        _local.fork_main = me
+        root = me
+        while root.parent is not None:
+            root = root.parent
+        # Ending, the goroutine would switch to the parent's hub, which would
+        # go on running the parent's goroutines here.
+        me.parent = greenlet(_exit_forked_child, parent=root)
+
+
+def _exit_forked_child(*_):
+    me = getattr(_local, "fork_main", None)
+    failed = isinstance(me, Goroutine) and isinstance(me._exc, Exception)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(1 if failed else 0)
 
 
 if hasattr(os, "register_at_fork"):
