@@ -120,8 +120,7 @@ def test_echo_backs_off_when_out_of_descriptors():
 
     def low_limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
-    with ServerProcess(echo_argv("--poller", "epoll" if "epoll" in POLLERS else None),
-                       preexec_fn=low_limit) as server:
+    with ServerProcess(echo_argv(), preexec_fn=low_limit) as server:
         conns = [socket.create_connection(server.address, timeout=10) for _ in range(limit)]
         for s in conns:
             s.sendall(b"x")
