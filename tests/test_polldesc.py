@@ -277,7 +277,7 @@ def test_deadline_fired_then_moved_before_waiter_runs(run, pair):
             fn, arg = t[2], t[3]
             rt.timers.cancel(t)
             fn(arg)                         # the timer fires...
-            assert g in rt.runq
+            assert g.worker in rt.runq
             pd.set_deadline(time.monotonic() + 1000, MODE_READ)   # ...moved
             netpoll.gosched()
             assert not g.done and pd.waiting(MODE_READ)
@@ -356,7 +356,7 @@ def test_cache_recycles_and_bumps_seq(run, pair):
         g = netpoll.go(pd2.wait, MODE_READ)
         netpoll.gosched()
         _deadline_fired(old_arg)           # a timer of the previous life
-        assert pd2.d[MODE_READ] == 0 and g not in rt.runq
+        assert pd2.d[MODE_READ] == 0 and g.worker not in rt.runq
         netpoll.gosched()
         assert not g.done
         pd2.evict()
@@ -580,7 +580,7 @@ def _drive(ops, poller):
                     if not model.open or model.active[m] is not None:
                         continue          # the FD layer serializes each direction
                     w = Waiter(m, life)
-                    w.g = netpoll.go(body, w)
+                    w.g = netpoll.go(body, w).worker   # the greenlet that parks
                     model.waiters.append(w)
                     model.active[m] = w
                     model.queued.append(w)

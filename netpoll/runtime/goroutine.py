@@ -1,10 +1,20 @@
-"""Goroutines: one greenlet each (Go: the g struct and newproc/goexit).
+"""Goroutines, and the greenlets that run them (Go: the g struct, newproc,
+goexit, and gfput/gfget, the free list of dead g's kept with their stacks).
 
-A goroutine's greenlet has the scheduler's hub as its parent, so when its
-function returns the greenlet switches back to the hub, which goes on with
-the next runnable goroutine.  An exception that escapes the function is
-printed (a standard traceback on stderr, as Go prints a panic) and kept for
-``join``; it does not stop the runtime.
+A ``Goroutine`` is the handle ``netpoll.go`` returns: its function, result,
+exception and joiners.  A ``Worker`` is the greenlet that runs it.  When the
+function returns, the worker does not die: it goes back to the runtime's
+idle list and runs the next goroutine started with ``go``.  Creating a
+greenlet costs its first frame a fresh 16 KiB data-stack chunk (an mmap, a
+page fault, a munmap when it dies); reusing one makes ``go`` several times
+cheaper for the common server pattern of one short goroutine per
+connection.  The list is bounded (``MAX_IDLE``); past it, workers end.
+
+A worker's parent is the scheduler's hub, so a worker that ends (idle list
+full, runtime closing) switches back to the hub, which goes on.  An
+exception that escapes a goroutine's function is printed (a standard
+traceback on stderr, as Go prints a panic) and kept for ``join``; it does
+not stop the runtime.
 """
 
 import sys
@@ -12,6 +22,8 @@ import traceback
 from itertools import count
 
 from greenlet import GreenletExit, getcurrent, greenlet
+
+MAX_IDLE = 256
 
 _ids = count(1)
 
@@ -23,16 +35,16 @@ class GoroutineExit(GreenletExit):
     it."""
 
 
-class Goroutine(greenlet):
+class Goroutine:
     """A goroutine started by ``netpoll.go``."""
 
-    __slots__ = ("id", "waitreason", "_rt", "_fn", "_args", "_kwargs",
-                 "_done", "_result", "_exc", "_joiners")
+    __slots__ = ("id", "worker", "started", "_rt", "_fn", "_args", "_kwargs",
+                 "_done", "_result", "_exc", "_joiners", "__weakref__")
 
     def __init__(self, rt, fn, args, kwargs):
-        greenlet.__init__(self, parent=rt.hub)
         self.id = next(_ids)
-        self.waitreason = "runnable"
+        self.worker = None
+        self.started = False
         self._rt = rt
         self._fn = fn
         self._args = args
@@ -42,13 +54,15 @@ class Goroutine(greenlet):
         self._exc = None
         self._joiners = None
 
-    def run(self):
+    def _run(self):
+        """Run the function, in its worker; record how it ended."""
         fn, args = self._fn, self._args
+        self.started = True
         try:
             # A call with a fixed argument count is inlined by CPython's
             # interpreter; fn(*args) goes through C and leaves one more C
-            # frame on this goroutine's stack, which greenlet copies to the
-            # heap at every park (~0.8 KiB per parked goroutine).
+            # frame on the worker's stack, which greenlet copies to the heap
+            # at every park (~0.8 KiB per parked goroutine).
             if self._kwargs:
                 self._result = fn(*args, **self._kwargs)
             elif not args:
@@ -75,7 +89,6 @@ class Goroutine(greenlet):
     def _finish(self):
         self._fn = self._args = self._kwargs = None
         self._done = True
-        self.waitreason = "dead"
         rt = self._rt
         rt.goroutine_exited(self)
         joiners = self._joiners
@@ -93,15 +106,32 @@ class Goroutine(greenlet):
         """True once the goroutine's function has returned or raised."""
         return self._done
 
+    @property
+    def waitreason(self):
+        """What the goroutine waits for (Go: g.waitreason), as in a deadlock
+        report: ``IO wait``, ``chan receive``, ``sleep``, ``runnable``..."""
+        if self._done:
+            return "dead"
+        if not self.started:
+            return "runnable"
+        return self.worker.waitreason
+
+    @property
+    def frame(self):
+        """The goroutine's innermost frame while it is parked, else None."""
+        if self._done or not self.started:
+            return None
+        return self.worker.gr_frame
+
     def join(self, timeout=None):
         """Wait for the goroutine to finish; return its result or re-raise its
         exception.  TimeoutError if ``timeout`` seconds pass first."""
         if not self._done:
-            if getcurrent() is self:
+            me = getcurrent()
+            if me is self.worker and self.started:
                 raise RuntimeError("a goroutine cannot join itself")
             rt = self._rt
             rt.check_thread()
-            me = getcurrent()
             if self._joiners is None:
                 self._joiners = []
             self._joiners.append(me)
@@ -125,9 +155,47 @@ class Goroutine(greenlet):
         return self._result
 
     def __repr__(self):
-        state = "done" if self._done else self.waitreason
         fn = getattr(self._fn, "__qualname__", None) if self._fn else None
-        return f"<Goroutine {self.id} {fn or ''} [{state}]>"
+        return f"<Goroutine {self.id} {fn or ''} [{self.waitreason}]>"
+
+
+class Worker(greenlet):
+    """A greenlet that runs goroutines one after another (Go: a g kept on
+    the free list with its stack)."""
+
+    __slots__ = ("task", "waitreason", "rt")
+
+    def __init__(self, rt):
+        greenlet.__init__(self, parent=rt.hub)
+        self.rt = rt
+        self.task = None
+        self.waitreason = "runnable"
+
+    def run(self):
+        rt = self.rt
+        idle = rt.idle
+        while True:
+            task = self.task
+            if task is not None:
+                self.waitreason = "running"
+                task._run()
+                self.task = task = None   # an idle worker keeps nothing alive
+            if rt.closed or len(idle) >= MAX_IDLE:
+                return
+            idle.append(self)
+            self.waitreason = "idle"
+            try:
+                rt.hub.switch()          # until go() hands us a goroutine
+            except GreenletExit as exc:
+                task = self.task
+                self.task = None
+                if task is None:
+                    return               # the runtime is closing
+                try:
+                    idle.remove(self)
+                except ValueError:
+                    pass
+                task.finish_unstarted(exc)   # killed before it started
 
 
 def _expire(arg):

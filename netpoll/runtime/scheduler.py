@@ -33,7 +33,7 @@ from greenlet import GreenletExit, getcurrent, greenlet
 from ..errors import DeadlockError
 from ..poller import new_poller, resolve
 from . import signals
-from .goroutine import Goroutine, GoroutineExit
+from .goroutine import Goroutine, GoroutineExit, Worker
 from .timers import TimerHeap
 from .watchdog import Watchdog, threshold_from_env
 
@@ -56,6 +56,7 @@ class Runtime:
         self.remote = deque()          # greenlets readied by other threads
         self.throws = []               # (greenlet, exception) for the hub
         self.goroutines = set()        # started with go() and not finished
+        self.idle = []                 # Workers waiting for a goroutine to run
         self.nwait = 0                 # goroutines parked on a descriptor
         self.nthreads = 0              # goroutines waiting in to_thread
         self.thread_id = threading.get_ident()
@@ -116,9 +117,15 @@ class Runtime:
     # -- goroutines ---------------------------------------------------------
 
     def go(self, fn, args, kwargs):
+        """Start a goroutine (Go: newproc): a worker from the idle list, or
+        a new one, is handed the goroutine and made runnable."""
         g = Goroutine(self, fn, args, kwargs)
         self.goroutines.add(g)
-        self.runq.append(g)
+        idle = self.idle
+        w = idle.pop() if idle else Worker(self)
+        w.task = g
+        g.worker = w
+        self.runq.append(w)
         return g
 
     def goroutine_exited(self, g):
@@ -178,15 +185,26 @@ class Runtime:
         throws, self.throws = self.throws, []
         runq = self.runq
         for g, exc in throws:
+            if isinstance(g, Goroutine):
+                if g.done:
+                    continue
+                w = g.worker
+                if not w:                    # a new worker, never switched to
+                    try:
+                        runq.remove(w)
+                    except ValueError:
+                        pass
+                    w.task = None
+                    g.finish_unstarted(exc)
+                    continue
+                g = w                        # (a reused worker, not yet started on
+                                             # g, catches it at its idle point)
             if g.dead:
                 continue
             try:
                 runq.remove(g)
             except ValueError:
                 pass
-            if not g and isinstance(g, Goroutine):
-                g.finish_unstarted(exc)      # killed before it ever ran
-                continue
             g.throw(exc)
 
     def _deadlock(self):
@@ -227,11 +245,19 @@ class Runtime:
         self.closed = True
         if getattr(_local, "rt", None) is self:
             _local.rt = None
-        if not self.hub.dead and threading.get_ident() == self.thread_id:
-            try:
-                self.hub.throw()           # GreenletExit ends the loop
-            except Exception:
-                pass
+        if threading.get_ident() == self.thread_id:
+            # GreenletExit ends each idle worker at its idle point, then the
+            # hub's loop; each comes back here, its new parent, when it ends.
+            me = getcurrent()
+            idle, self.idle = self.idle, []
+            for g in idle + [self.hub]:
+                if g.dead or g is me:
+                    continue
+                try:
+                    g.parent = me
+                    g.throw()
+                except Exception:
+                    pass
         if self.watchdog is not None:
             self.watchdog.stop()
             self.watchdog = None
@@ -259,7 +285,7 @@ class Runtime:
 
 def _where(g):
     """' at file:line in fn' for the innermost frame outside netpoll."""
-    frame = getattr(g, "gr_frame", None)
+    frame = g.frame if isinstance(g, Goroutine) else getattr(g, "gr_frame", None)
     pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     while frame is not None:
         fname = frame.f_code.co_filename
@@ -302,6 +328,7 @@ def _after_fork_in_child():
     me = getcurrent()
     if me is not rt.main and me is not rt.hub:
         _local.fork_main = me
+        _local.fork_task = getattr(me, "task", None)
         root = me
         while root.parent is not None:
             root = root.parent
@@ -311,8 +338,8 @@ def _after_fork_in_child():
 
 
 def _exit_forked_child(*_):
-    me = getattr(_local, "fork_main", None)
-    failed = isinstance(me, Goroutine) and isinstance(me._exc, Exception)
+    task = getattr(_local, "fork_task", None)
+    failed = task is not None and isinstance(task._exc, Exception)
     try:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -353,10 +380,7 @@ def run(fn, *args, poller=None, **kwargs):
 def go(fn, *args, **kwargs):
     """Start ``fn(*args, **kwargs)`` in a new goroutine; returns it."""
     rt = getattr(_local, "rt", None) or get_runtime()
-    g = Goroutine(rt, fn, args, kwargs)
-    rt.goroutines.add(g)
-    rt.runq.append(g)
-    return g
+    return rt.go(fn, args, kwargs)
 
 
 def sleep(seconds):
