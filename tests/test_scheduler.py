@@ -523,3 +523,27 @@ def test_scheduler_blocks_without_limit_on_descriptor(run):
             os.close(r)
             os.close(w)
     assert 1 <= run(main) <= 5
+
+
+def test_workers_of_finished_goroutines_are_reused_then_ended_at_teardown(run):
+    """go() hands a new goroutine to the greenlet of a finished one (Go's
+    free list of g's); a reused worker keeps no reference to its previous
+    goroutine, and run() ends the idle workers when it returns."""
+    import gc
+    import weakref
+    seen = {}
+
+    def main():
+        g1 = netpoll.go(lambda: "one")
+        assert g1.join() == "one"
+        worker = g1.worker
+        ref = weakref.ref(g1)
+        del g1
+        gc.collect()
+        assert ref() is None                     # the idle worker let go of it
+        g2 = netpoll.go(lambda x: x * 2, 21)
+        assert g2.worker is worker               # reused, not a new greenlet
+        assert g2.join() == 42
+        seen["worker"] = worker
+    run(main)
+    assert seen["worker"].dead                   # ended when run() returned
