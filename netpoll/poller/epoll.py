@@ -24,7 +24,7 @@ Facts about epoll this backend relies on:
 import select
 
 from . import MODE_HUP, MODE_READ, MODE_WRITE
-from .wakeup import Wakeup
+from .base import PollerBase
 
 _EPOLLIN = select.EPOLLIN
 _EPOLLOUT = select.EPOLLOUT
@@ -39,18 +39,14 @@ _WRITE_EVENTS = _EPOLLOUT | _EPOLLHUP | _EPOLLERR
 _HUP_EVENTS = _EPOLLRDHUP | _EPOLLHUP | _EPOLLERR
 
 
-class EpollPoller:
+class EpollPoller(PollerBase):
     name = "epoll"
     edge_triggered = True
 
     def __init__(self):
+        super().__init__()
         self._ep = select.epoll()
-        self._pds = {}
-        self._wakeup = Wakeup()
         self._ep.register(self._wakeup.fd, _EPOLLIN | _EPOLLET)
-        self.polls = 0
-        self.events = 0
-        self.ctl = 0
 
     def open(self, fd, pd):
         self._pds[fd] = pd
@@ -73,12 +69,6 @@ class EpollPoller:
             self._ep.unregister(fd)
         except (OSError, ValueError):
             pass
-
-    def arm(self, fd, mode):
-        pass
-
-    def disarm(self, fd, mode):
-        pass
 
     def wait(self, timeout):
         self.polls += 1
@@ -107,21 +97,7 @@ class EpollPoller:
                 pd.netpollready(mode)
         self.events += n
 
-    def wakeup(self):
-        self._wakeup.wakeup()
-
-    @property
-    def wakeup_fd(self):
-        return self._wakeup.fd
-
-    def shutdown(self):
-        self._pds.clear()
-        self._wakeup.close()
-        self._ep.close()
-
-    def forget(self):
-        # The epoll instance and the eventfd are shared with the parent:
-        # closing our references is safe, epoll_ctl or reading is not.
-        self._pds.clear()
-        self._wakeup.close()
+    def _release(self):
+        # After fork the epoll instance and the eventfd are shared with the
+        # parent: closing our references is safe, epoll_ctl or reading is not.
         self._ep.close()

@@ -11,22 +11,18 @@ the fd → PollDesc table honest).
 import select
 
 from . import MODE_HUP, MODE_READ, MODE_WRITE
-from .wakeup import Wakeup
+from .base import PollerBase
 
 
-class KqueuePoller:
+class KqueuePoller(PollerBase):
     name = "kqueue"
     edge_triggered = True
 
     def __init__(self):
+        super().__init__()
         self._kq = select.kqueue()
-        self._pds = {}
-        self._wakeup = Wakeup()
         self._kq.control([select.kevent(self._wakeup.fd, select.KQ_FILTER_READ,
                                         select.KQ_EV_ADD | select.KQ_EV_CLEAR)], 0)
-        self.polls = 0
-        self.events = 0
-        self.ctl = 0
 
     def open(self, fd, pd):
         self._pds[fd] = pd
@@ -43,12 +39,6 @@ class KqueuePoller:
                               select.kevent(fd, select.KQ_FILTER_WRITE, select.KQ_EV_DELETE)], 0)
         except OSError:
             pass
-
-    def arm(self, fd, mode):
-        pass
-
-    def disarm(self, fd, mode):
-        pass
 
     def wait(self, timeout):
         self.polls += 1
@@ -72,22 +62,8 @@ class KqueuePoller:
             pd.netpollready(mode)
         self.events += n
 
-    def wakeup(self):
-        self._wakeup.wakeup()
-
-    @property
-    def wakeup_fd(self):
-        return self._wakeup.fd
-
-    def shutdown(self):
-        self._pds.clear()
-        self._wakeup.close()
-        self._kq.close()
-
-    def forget(self):
+    def _release(self):
         # A kqueue is not inherited across fork; only our wake-up pipe is.
-        self._pds.clear()
-        self._wakeup.close()
         try:
             self._kq.close()
         except OSError:

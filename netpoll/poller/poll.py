@@ -15,7 +15,7 @@ no system call happens until ``poll()``, so ``ctl`` stays 0.
 import select
 
 from . import MODE_READ, MODE_WRITE
-from .wakeup import Wakeup
+from .base import PollerBase
 
 _POLLIN = select.POLLIN
 _POLLOUT = select.POLLOUT
@@ -24,19 +24,15 @@ _READ_EVENTS = select.POLLIN | select.POLLPRI | _POLLRDHUP | select.POLLHUP | se
 _WRITE_EVENTS = select.POLLOUT | select.POLLHUP | select.POLLERR | select.POLLNVAL
 
 
-class PollPoller:
+class PollPoller(PollerBase):
     name = "poll"
     edge_triggered = False
 
     def __init__(self):
+        super().__init__()
         self._poll = select.poll()
-        self._pds = {}
         self._armed = {}         # fd -> MODE_READ|MODE_WRITE bits watched
-        self._wakeup = Wakeup()
         self._poll.register(self._wakeup.fd, _POLLIN)
-        self.polls = 0
-        self.events = 0
-        self.ctl = 0
 
     def open(self, fd, pd):
         self._pds[fd] = pd
@@ -96,16 +92,5 @@ class PollPoller:
                 pd.netpollready(mode)
         self.events += n
 
-    def wakeup(self):
-        self._wakeup.wakeup()
-
-    @property
-    def wakeup_fd(self):
-        return self._wakeup.fd
-
-    def shutdown(self):
-        self._pds.clear()
+    def _release(self):
         self._armed.clear()
-        self._wakeup.close()
-
-    forget = shutdown

@@ -13,24 +13,19 @@ import errno
 import select
 
 from . import MODE_READ, MODE_WRITE
-from .wakeup import Wakeup
+from .base import PollerBase
 
 FD_SETSIZE = 1024
 
 
-class SelectPoller:
+class SelectPoller(PollerBase):
     name = "select"
     edge_triggered = False
 
     def __init__(self):
-        self._pds = {}
-        self._rset = set()
+        super().__init__()
+        self._rset = {self._wakeup.fd}
         self._wset = set()
-        self._wakeup = Wakeup()
-        self._rset.add(self._wakeup.fd)
-        self.polls = 0
-        self.events = 0
-        self.ctl = 0
 
     def open(self, fd, pd):
         self._pds[fd] = pd
@@ -85,17 +80,6 @@ class SelectPoller:
                 pd.netpollready(MODE_WRITE)
         self.events += n
 
-    def wakeup(self):
-        self._wakeup.wakeup()
-
-    @property
-    def wakeup_fd(self):
-        return self._wakeup.fd
-
-    def shutdown(self):
-        self._pds.clear()
+    def _release(self):
         self._rset.clear()
         self._wset.clear()
-        self._wakeup.close()
-
-    forget = shutdown
