@@ -39,6 +39,8 @@ the poller and closes it, then wakes the goroutines waiting in ``close``
 
 from greenlet import getcurrent
 
+from ..runtime.scheduler import get_runtime
+
 CLOSED = 1
 RLOCK = 2
 WLOCK = 4
@@ -168,20 +170,15 @@ class FDMutex:
             _ready_all(self.cq)
 
 
-def _runtime():
-    from ..runtime.scheduler import get_runtime
-    return get_runtime()
-
-
 def _park(reason):
-    _runtime().park(reason)
+    get_runtime().park(reason)
 
 
 def _ready_one(q):
-    _runtime().runq.append(q.pop(0))
+    get_runtime().runq.append(q.pop(0))
 
 
 def _ready_all(q):
-    runq = _runtime().runq
+    runq = get_runtime().runq
     runq.extend(q)
     q.clear()

@@ -48,6 +48,7 @@ import time
 from greenlet import getcurrent
 
 from ..poller import MODE_HUP, MODE_READ, MODE_WRITE
+from .scheduler import get_runtime
 
 # Results of prepare() and wait() (Go: pollNoError, pollErrClosing,
 # pollErrTimeout); the FD layer turns them into exceptions.
@@ -294,7 +295,6 @@ def poll_open(fd, rt=None):
     """A PollDesc for ``fd``, registered with this thread's poller (Go:
     poll_runtime_pollOpen + netpollopen)."""
     if rt is None:
-        from .scheduler import get_runtime
         rt = get_runtime()
     pd = rt.pollcache.alloc()
     pd._open(rt, fd)
