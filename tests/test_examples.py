@@ -133,6 +133,50 @@ def test_http_bad_requests(http_server, data, status):
     assert b"Connection: close" in answer
 
 
+HELLO_200 = b"HTTP/1.1 200 OK\r\n"
+
+
+@pytest.mark.parametrize("data, answers, close", [
+    # heads that look almost like the fast path's plain `GET /` but are not
+    (b"GET / HTTP/1.1\r\nHost: x\r\nCONNECTION: close\r\n\r\nGET / HTTP/1.1\r\n\r\n", 1, True),
+    (b"GET / HTTP/1.0\r\n\r\nGET / HTTP/1.1\r\n\r\n", 1, True),
+    (b"GET / HTTP/1.1\r\ncontent-length: 5\r\n\r\nGET /"        # a body that looks
+     b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", 2, True),   # like a request
+    (b"GET /?q=1 HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\nX-A: 1\r\nX-B:\r\n\r\n"
+     b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", 3, True),
+])
+def test_http_fast_path_boundaries(http_server, data, answers, close):
+    answer = raw(http_server, data)
+    assert answer.count(HELLO_200) == answers, answer
+    assert answer.count(b"Hello, World!") == answers
+    assert (b"Connection: close" in answer) == close
+
+
+@pytest.mark.parametrize("data, status", [
+    (b"GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400),                 # space before the colon
+    (b"GET / HTTP/1.1\r\nHost: x\r\n: empty name\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n", 501),
+])
+def test_http_fast_path_leaves_errors_to_the_general_path(http_server, data, status):
+    answer = raw(http_server, data)
+    assert answer.startswith(b"HTTP/1.1 %d " % status), answer[:100]
+
+
+def test_http_pipelined_requests_split_anywhere(http_server):
+    """50 pipelined requests sent 7 bytes at a time: each read ends inside a
+    request, and every request is still answered once, in order."""
+    reqs = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 49 + b"GET /hello.txt HTTP/1.1\r\n\r\n"
+    with socket.create_connection(http_server.address, timeout=10) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i in range(0, len(reqs), 7):
+            s.sendall(reqs[i:i + 7])
+        s.shutdown(socket.SHUT_WR)
+        answer = recv_all(s)
+    assert answer.count(HELLO_200) == 50
+    assert answer.count(b"Hello, World!") == 49
+    assert answer.endswith(b"file contents\n")
+
+
 def test_http_drops_idle_and_slowloris_clients(http_server):
     """--timeout 1: a client that sends nothing, or trickles a request byte by
     byte, is disconnected after about a second; a normal client is not
