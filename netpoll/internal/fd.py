@@ -418,12 +418,13 @@ class FD(FDMutex):
 
     def set_deadline(self, t, mode):
         """Set the read (MODE_READ), write (MODE_WRITE) or both deadlines to
-        the monotonic time ``t`` (None: none)."""
-        self._incref()
-        try:
-            self.pd.set_deadline(t, mode)
-        finally:
+        the monotonic time ``t`` (None: none).  It never parks, so unlike
+        Go it takes no reference: checking closed and the thread suffices
+        (servers renew a deadline per request)."""
+        if self.state & CLOSED or self.tid != get_ident():
+            self._incref()          # raises ClosedError or RuntimeError
             self._decref()
+        self.pd.set_deadline(t, mode)
 
     def shutdown(self, how):
         """shutdown(2); after SHUT_RD (or SHUT_RDWR) reads return EOF."""

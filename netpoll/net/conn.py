@@ -153,7 +153,7 @@ class Conn:
         self._set_deadline(t, MODE_WRITE)
 
     def _set_deadline(self, t, mode):
-        if t is not None and not isinstance(t, (int, float)):
+        if t is not None and type(t) is not float and not isinstance(t, (int, float)):
             raise TypeError(f"deadline must be a time.monotonic() value or None, "
                             f"not {type(t).__name__}")
         try:
