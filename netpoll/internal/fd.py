@@ -202,20 +202,7 @@ class FD(FDMutex):
         if not self._rlock():
             return b"", None
         try:
-            pd = self.pd
-            code = pd.prepare(MODE_READ)
-            if code:
-                raise _poll_error(code)
-            recvfrom = self.sock.recvfrom
-            while True:
-                try:
-                    return recvfrom(n)
-                except BlockingIOError:
-                    if pd.rt.closed:
-                        raise _stopped() from None
-                    code = pd.wait(MODE_READ)
-                    if code:
-                        raise _poll_error(code) from None
+            return self._attempt(MODE_READ, self.sock.recvfrom, n)
         finally:
             self._runlock()
 
@@ -226,20 +213,9 @@ class FD(FDMutex):
         if not self._rlock():
             raise ClosedError()
         try:
-            pd = self.pd
-            code = pd.prepare(MODE_READ)
-            if code:
-                raise _poll_error(code)
-            accept = self.sock._accept
             while True:
                 try:
-                    return accept()
-                except BlockingIOError:
-                    if pd.rt.closed:
-                        raise _stopped() from None
-                    code = pd.wait(MODE_READ)
-                    if code:
-                        raise _poll_error(code) from None
+                    return self._attempt(MODE_READ, self.sock._accept)
                 except ConnectionAbortedError:
                     continue
         finally:
@@ -348,20 +324,7 @@ class FD(FDMutex):
         else:
             self.state = s + WLOCK + REF
         try:
-            pd = self.pd
-            code = pd.prepare(MODE_WRITE)
-            if code:
-                raise _poll_error(code)
-            sendto = self.sock.sendto
-            while True:
-                try:
-                    return sendto(data, _MSG_NOSIGNAL, addr)
-                except BlockingIOError:
-                    if pd.rt.closed:
-                        raise _stopped() from None
-                    code = pd.wait(MODE_WRITE)
-                    if code:
-                        raise _poll_error(code) from None
+            return self._attempt(MODE_WRITE, self.sock.sendto, data, _MSG_NOSIGNAL, addr)
         finally:
             s = self.state - WLOCK - REF
             self.state = s
@@ -489,6 +452,25 @@ class FD(FDMutex):
         self.wait_destroyed(self._destroyed)
 
     # -- internals -----------------------------------------------------------
+
+    def _attempt(self, mode, call, *args):
+        """Go's loop for one system call: check closing and the deadline,
+        try the call, and on EAGAIN park until ready and try again.  The
+        caller holds the lock of ``mode``.  (read, read_into and write spell
+        this loop out for speed, with their own additions.)"""
+        pd = self.pd
+        code = pd.prepare(mode)
+        if code:
+            raise _poll_error(code)
+        while True:
+            try:
+                return call(*args)
+            except BlockingIOError:
+                if pd.rt.closed:
+                    raise _stopped() from None
+                code = pd.wait(mode)
+                if code:
+                    raise _poll_error(code) from None
 
     def _destroyed(self):
         return self.sock is None
