@@ -81,7 +81,7 @@ def test_demo_says_when_the_fd_limit_is_too_low(monkeypatch, tmp_path, capsys):
     def fake_measure(name, idle, active, seconds, warmup):
         measured.append((name, idle))
         return {"rt_per_s": 1000.0, "server_us_per_rt": 10.0}
-    monkeypatch.setattr(orchestrate, "raise_nofile", lambda: 600)
+    monkeypatch.setattr(demo, "raise_nofile", lambda: 600)
     monkeypatch.setattr(orchestrate, "measure", fake_measure)
     code = demo.run_demo(idle=[0, 1000], active=32, seconds=1, out=str(tmp_path / "x.png"))
     assert code == 0

@@ -16,6 +16,7 @@ import time
 import netpoll
 
 from . import orchestrate, report
+from .client import raise_nofile
 
 SERVERS = ("select", "poll", "epoll", "kqueue")
 # CPU cores busy with other work (beyond server and client) that make a
@@ -77,7 +78,7 @@ def run_demo(idle=(0, 1000, 5000, 10000), active=32, seconds=2.0, warmup=0.5,
     """Measure every point, print the tables, write the plot; exit code."""
     idle = sorted(idle)
     servers = [p for p in SERVERS if p in netpoll.pollers()] + (["threads"] if threads else [])
-    nofile = orchestrate.raise_nofile()
+    nofile = raise_nofile()
     print(f"netpoll demo: {active} active connections do 64-byte round trips for "
           f"{seconds:g} s while N idle connections stay open;\none fresh server process per "
           f"cell, client in another process.  RLIMIT_NOFILE = {nofile}.", flush=True)

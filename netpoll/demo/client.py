@@ -31,14 +31,15 @@ BATCH = 256
 
 
 def raise_nofile():
-    """Raise the soft RLIMIT_NOFILE to the hard limit; return the new soft limit."""
+    """Raise the soft RLIMIT_NOFILE as far as the hard limit allows (children
+    inherit it); return the resulting soft limit.  The hard limit is left as
+    it is.  (The orchestrator uses this too.)"""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY:
-        hard = max(soft, 1 << 20)
-    if soft < hard:
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft < target:
         try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
         except (ValueError, OSError):
             pass
     return soft

@@ -11,7 +11,6 @@ the client's JSON line and stops the server with SIGTERM.
 import json
 import os
 import re
-import resource
 import select
 import signal
 import subprocess
@@ -102,20 +101,6 @@ def _pin(pid, cpu):
         os.sched_setaffinity(pid, {cpu})
     except (AttributeError, OSError):
         pass
-
-
-def raise_nofile():
-    """Raise the soft RLIMIT_NOFILE as far as the hard limit allows (children
-    inherit it); return the resulting soft limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
-    if soft < target:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-        except (ValueError, OSError):
-            pass
-    return soft
 
 
 def fds_needed(idle, active):
