@@ -1,6 +1,7 @@
 """Shared fixtures: every poller-independent test runs under each poller."""
 
 import os
+import socket
 
 import pytest
 
@@ -21,6 +22,17 @@ def run(poller):
     def _run(fn, *args, **kwargs):
         return netpoll.run(fn, *args, poller=poller, **kwargs)
     return _run
+
+
+@pytest.fixture
+def sockpair():
+    """A connected pair of non-blocking Unix stream sockets, closed after."""
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+    yield a, b
+    a.close()
+    b.close()
 
 
 def open_fds():

@@ -23,16 +23,6 @@ from netpoll.runtime.scheduler import current_runtime
 BOTH = MODE_READ | MODE_WRITE
 
 
-@pytest.fixture
-def pair():
-    a, b = socket.socketpair()
-    a.setblocking(False)
-    b.setblocking(False)
-    yield a, b
-    a.close()
-    b.close()
-
-
 def fill(sock):
     """Fill ``sock``'s send buffer so it is no longer writable."""
     try:
@@ -49,8 +39,8 @@ def shut(pd):
 
 # -- readiness ------------------------------------------------------------------
 
-def test_wait_woken_by_readiness(run, pair):
-    a, b = pair
+def test_wait_woken_by_readiness(run, sockpair):
+    a, b = sockpair
 
     def main():
         pd = poll_open(a.fileno())
@@ -69,8 +59,8 @@ def test_wait_woken_by_readiness(run, pair):
     run(main)
 
 
-def test_write_wait_woken_when_buffer_drains(run, pair):
-    a, b = pair
+def test_write_wait_woken_when_buffer_drains(run, sockpair):
+    a, b = sockpair
 
     def main():
         pd = poll_open(a.fileno())
@@ -91,11 +81,11 @@ def test_write_wait_woken_when_buffer_drains(run, pair):
     run(main)
 
 
-def test_readiness_while_nobody_waits_is_not_lost(run, pair):
+def test_readiness_while_nobody_waits_is_not_lost(run, sockpair):
     """Data arrives while nobody waits: the next wait returns without a
     blocking poll (epoll latches READY; level-triggered pollers see it at
     once when armed)."""
-    a, b = pair
+    a, b = sockpair
 
     def main():
         pd = poll_open(a.fileno())
@@ -108,8 +98,8 @@ def test_readiness_while_nobody_waits_is_not_lost(run, pair):
     run(main)
 
 
-def test_latched_ready_returns_without_parking(run, pair):
-    a, _ = pair
+def test_latched_ready_returns_without_parking(run, sockpair):
+    a, _ = sockpair
 
     def main():
         pd = poll_open(a.fileno())
@@ -125,8 +115,8 @@ def test_latched_ready_returns_without_parking(run, pair):
     run(main)
 
 
-def test_prepare(run, pair):
-    a, _ = pair
+def test_prepare(run, sockpair):
+    a, _ = sockpair
 
     def main():
         pd = poll_open(a.fileno())
@@ -142,8 +132,8 @@ def test_prepare(run, pair):
     run(main)
 
 
-def test_two_waiters_same_direction_rejected(run, pair):
-    a, _ = pair
+def test_two_waiters_same_direction_rejected(run, sockpair):
+    a, _ = sockpair
 
     def main():
         pd = poll_open(a.fileno())
@@ -163,8 +153,8 @@ def test_two_waiters_same_direction_rejected(run, pair):
 
 # -- deadlines ------------------------------------------------------------------
 
-def test_deadline_wakes_waiter(run, pair):
-    a, _ = pair
+def test_deadline_wakes_waiter(run, sockpair):
+    a, _ = sockpair
 
     def main():
         pd = poll_open(a.fileno())
@@ -185,8 +175,8 @@ def test_deadline_wakes_waiter(run, pair):
     run(main)
 
 
-def test_deadline_moved_later_while_parked(run, pair):
-    a, _ = pair
+def test_deadline_moved_later_while_parked(run, sockpair):
+    a, _ = sockpair
 
     def main():
         pd = poll_open(a.fileno())
@@ -205,8 +195,8 @@ def test_deadline_moved_later_while_parked(run, pair):
     run(main)
 
 
-def test_deadline_moved_earlier_while_parked(run, pair):
-    a, _ = pair
+def test_deadline_moved_earlier_while_parked(run, sockpair):
+    a, _ = sockpair
 
     def main():
         pd = poll_open(a.fileno())
@@ -223,8 +213,8 @@ def test_deadline_moved_earlier_while_parked(run, pair):
 
 
 @pytest.mark.parametrize("past", [0, -1.0, "now"])
-def test_past_deadline_wakes_at_once(run, pair, past):
-    a, _ = pair
+def test_past_deadline_wakes_at_once(run, sockpair, past):
+    a, _ = sockpair
 
     def main():
         pd = poll_open(a.fileno())
@@ -241,8 +231,8 @@ def test_past_deadline_wakes_at_once(run, pair, past):
     run(main)
 
 
-def test_deadline_cleared_while_parked(run, pair):
-    a, b = pair
+def test_deadline_cleared_while_parked(run, sockpair):
+    a, b = sockpair
 
     def main():
         pd = poll_open(a.fileno())
@@ -261,10 +251,10 @@ def test_deadline_cleared_while_parked(run, pair):
     run(main)
 
 
-def test_deadline_fired_then_moved_before_waiter_runs(run, pair):
+def test_deadline_fired_then_moved_before_waiter_runs(run, sockpair):
     """The timer fires (waiter queued), then the deadline is moved to the
     future before the waiter runs: it parks again instead of timing out."""
-    a, b = pair
+    a, b = sockpair
 
     def main():
         rt = current_runtime()
@@ -288,8 +278,8 @@ def test_deadline_fired_then_moved_before_waiter_runs(run, pair):
     run(main)
 
 
-def test_write_deadline_independent_of_read(run, pair):
-    a, _ = pair
+def test_write_deadline_independent_of_read(run, sockpair):
+    a, _ = sockpair
 
     def main():
         pd = poll_open(a.fileno())
@@ -308,8 +298,8 @@ def test_write_deadline_independent_of_read(run, pair):
 
 # -- evict, close, cache --------------------------------------------------------
 
-def test_evict_wakes_both_waiters(run, pair):
-    a, _ = pair
+def test_evict_wakes_both_waiters(run, sockpair):
+    a, _ = sockpair
 
     def main():
         pd = poll_open(a.fileno())
@@ -329,8 +319,8 @@ def test_evict_wakes_both_waiters(run, pair):
     run(main)
 
 
-def test_close_requires_evict(run, pair):
-    a, _ = pair
+def test_close_requires_evict(run, sockpair):
+    a, _ = sockpair
 
     def main():
         pd = poll_open(a.fileno())
@@ -340,8 +330,8 @@ def test_close_requires_evict(run, pair):
     run(main)
 
 
-def test_cache_recycles_and_bumps_seq(run, pair):
-    a, b = pair
+def test_cache_recycles_and_bumps_seq(run, sockpair):
+    a, b = sockpair
 
     def main():
         rt = current_runtime()
@@ -373,8 +363,8 @@ def test_cache_bounded():
     assert len(cache.free) == PollCache.MAX_FREE
 
 
-def test_epoll_ctl_once_per_life(pair):
-    a, b = pair
+def test_epoll_ctl_once_per_life(sockpair):
+    a, b = sockpair
 
     def main():
         ctl = netpoll.stats()["ctl"]
@@ -388,8 +378,8 @@ def test_epoll_ctl_once_per_life(pair):
     assert netpoll.run(main, poller="epoll") == 2
 
 
-def test_goroutine_exit_while_waiting_cleans_up(run, pair):
-    a, b = pair
+def test_goroutine_exit_while_waiting_cleans_up(run, sockpair):
+    a, b = sockpair
 
     def main():
         rt = current_runtime()
@@ -724,11 +714,11 @@ def test_polldesc_property_example():
             _drive(ops, p)
 
 
-def test_deadline_moved_later_keeps_one_timer_that_rearms(run, pair):
+def test_deadline_moved_later_keeps_one_timer_that_rearms(run, sockpair):
     """Moving a deadline later does not touch the timer heap: the armed
     timer, when due, finds the deadline ahead and re-arms for it; the waiter
     wakes only at the final deadline."""
-    a, b = pair
+    a, b = sockpair
 
     def main():
         rt = current_runtime()
