@@ -6,7 +6,6 @@ interleavings of notifications, waits, deadlines, evict, close and recycle
 and checks it against a model of Go's semantics."""
 
 import os
-import socket
 import time
 
 import pytest
