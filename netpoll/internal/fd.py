@@ -69,12 +69,6 @@ def _poll_error(code, written=0):
     return ClosedError()
 
 
-def _stopped():
-    return RuntimeError(
-        "netpoll: this connection belongs to a runtime that has stopped (its "
-        "run() returned); use a connection inside the run() that created it")
-
-
 class FD(FDMutex):
     """A socket that parks the calling goroutine instead of blocking.
 
@@ -128,8 +122,6 @@ class FD(FDMutex):
                     data = recv(n)
                     break
                 except BlockingIOError:
-                    if pd.rt.closed:
-                        raise _stopped() from None
                     streak = 0
                     code = pd.wait(MODE_READ)
                     if code:
@@ -178,8 +170,6 @@ class FD(FDMutex):
                     got = recv_into(buf, nbytes)
                     break
                 except BlockingIOError:
-                    if pd.rt.closed:
-                        raise _stopped() from None
                     streak = 0
                     code = pd.wait(MODE_READ)
                     if code:
@@ -258,8 +248,6 @@ class FD(FDMutex):
                     if n >= total:
                         return n
                 except BlockingIOError:
-                    if pd.rt.closed:
-                        raise _stopped() from None
                     code = pd.wait(MODE_WRITE)
                     if code:
                         raise _poll_error(code, n) from None
@@ -294,8 +282,6 @@ class FD(FDMutex):
                 try:
                     n = sendmsg(bufs[i:i + _IOV_MAX], (), _MSG_NOSIGNAL)
                 except BlockingIOError:
-                    if pd.rt.closed:
-                        raise _stopped() from None
                     code = pd.wait(MODE_WRITE)
                     if code:
                         raise _poll_error(code, written) from None
@@ -349,8 +335,6 @@ class FD(FDMutex):
                 pd.set_deadline(deadline, MODE_WRITE)
             try:
                 while True:
-                    if pd.rt.closed:
-                        raise _stopped()
                     code = pd.wait(MODE_WRITE)
                     if code:
                         raise _poll_error(code)
@@ -466,8 +450,6 @@ class FD(FDMutex):
             try:
                 return call(*args)
             except BlockingIOError:
-                if pd.rt.closed:
-                    raise _stopped() from None
                 code = pd.wait(mode)
                 if code:
                     raise _poll_error(code) from None

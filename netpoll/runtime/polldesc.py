@@ -156,12 +156,19 @@ class PollDesc:
                 raise RuntimeError(
                     f"netpoll: two goroutines wait on descriptor {self.fd} "
                     f"for {'reading' if mode == MODE_READ else 'writing'}")
+            rt = self.rt
+            if rt.closed:
+                # Nothing would ever wake us: the runtime's run() returned
+                # (or this is a forked child).
+                raise RuntimeError(
+                    "netpoll: this connection belongs to a runtime that has stopped "
+                    "(its run() returned); use a connection inside the run() that "
+                    "created it") from None
             if self.lt:
                 self.poller.arm(self.fd, mode)
             me = getcurrent()
             gs[mode] = me
             me.waitreason = "IO wait"
-            rt = self.rt
             rt.nwait += 1
             try:
                 self._switch()
