@@ -35,6 +35,16 @@ def sockpair():
     b.close()
 
 
+def wait_parked(*goroutines, reason="IO wait", rounds=10_000):
+    """Yield until every goroutine is parked for ``reason`` (an event, not
+    a sleep: each round lets every runnable goroutine run until it parks)."""
+    for _ in range(rounds):
+        if all(g.waitreason == reason for g in goroutines):
+            return
+        netpoll.gosched()
+    raise AssertionError(f"not parked ({reason}): {goroutines}")
+
+
 def open_fds():
     """The set of this process's open descriptors."""
     return set(os.listdir("/proc/self/fd"))

@@ -10,7 +10,7 @@ import netpoll
 from netpoll import net
 from netpoll.net import ClosedError
 
-from conftest import open_fds
+from conftest import open_fds, wait_parked
 from _netutil import BLOB, fd_identity, still_open, tcp_pair, timed
 
 PROMPT = 1.0
@@ -18,7 +18,7 @@ PROMPT = 1.0
 
 def _close_wakes(blocked_op, closer):
     g = netpoll.go(timed, blocked_op)
-    netpoll.sleep(0.02)                 # let it park (and fill buffers)
+    wait_parked(g)                      # parked (a writer: buffers full)
     assert not g.done
     t0 = time.monotonic()
     closer()
@@ -61,7 +61,7 @@ def test_close_wakes_read_and_write_together(run):
         client, server = tcp_pair()
         r = netpoll.go(timed, client.read)
         w = netpoll.go(timed, client.write, BLOB)
-        netpoll.sleep(0.02)
+        wait_parked(r, w)
         client.close()
         assert isinstance(r.join()[0], ClosedError)
         assert isinstance(w.join()[0], ClosedError)
@@ -185,7 +185,7 @@ def test_goroutine_exit_closes_conns_via_with(poller):
         ln = net.listen("tcp", "127.0.0.1:0")
         g = netpoll.go(lambda: handler(ln.accept()))
         c = net.dial("tcp", str(ln.addr))
-        netpoll.sleep(0.01)
+        wait_parked(g)
         ln.close()
         assert not g.done               # parked in read when run() returns
         return c

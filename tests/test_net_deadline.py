@@ -11,6 +11,7 @@ import time
 import pytest
 
 import netpoll
+from conftest import wait_parked
 from netpoll import DeadlineExceededError, net
 
 from _netutil import BIG, BLOB, drain, tcp_pair, timed
@@ -188,7 +189,7 @@ def test_write_deadline_moved_while_parked(run):
             t0 = time.monotonic()
             client.set_write_deadline(t0 + 30)
             g = netpoll.go(timed, client.write, BLOB)
-            netpoll.sleep(0.02)
+            wait_parked(g)                     # buffers full, parked in write
             client.set_write_deadline(t0)      # into the past
             err, _ = g.join()
             assert isinstance(err, DeadlineExceededError)
