@@ -547,3 +547,53 @@ def test_workers_of_finished_goroutines_are_reused_then_ended_at_teardown(run):
         seen["worker"] = worker
     run(main)
     assert seen["worker"].dead                   # ended when run() returned
+
+
+def test_parking_hands_over_in_order_within_a_batch(run):
+    """A goroutine that parks switches straight to the batch's next one:
+    the order stays FIFO, and a goroutine readied during the batch waits for
+    the next batch (after the poll), as before."""
+    def main():
+        order = []
+        chans = [Chan(1) for _ in range(4)]
+
+        def work(i):
+            order.append(("start", i))
+            chans[i].recv()
+            order.append(("woken", i))
+        gs = [netpoll.go(work, i) for i in range(4)]
+        netpoll.gosched()                 # the batch: all four start, park in turn
+        assert order == [("start", i) for i in range(4)]
+        for i in (2, 0, 3, 1):            # readied in this order
+            chans[i].send(None)
+        for g in gs:
+            g.join()
+        assert order[4:] == [("woken", i) for i in (2, 0, 3, 1)]
+    run(main)
+
+
+def test_hand_over_chain_does_not_accumulate_recursion_depth(run):
+    """A new worker starts from the hub, never from the goroutine that parks
+    before it: a greenlet starts with the recursion depth of the greenlet
+    that first switches to it, and a chain of thousands of hand-overs would
+    otherwise add their depths up to a RecursionError."""
+    depth = sys.getrecursionlimit() // 2
+
+    def recurse(k):
+        return 0 if k == 0 else 1 + recurse(k - 1)
+
+    def main():
+        results = []
+        wg = netpoll.WaitGroup()
+
+        def work():
+            netpoll.gosched()
+            results.append(recurse(depth))
+            wg.done()
+        n = 2000
+        wg.add(n)
+        for _ in range(n):
+            netpoll.go(work)
+        wg.wait()
+        assert results == [depth] * n
+    run(main)

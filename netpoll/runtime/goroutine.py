@@ -183,9 +183,8 @@ class Worker(greenlet):
             if rt.closed or len(idle) >= MAX_IDLE:
                 return
             idle.append(self)
-            self.waitreason = "idle"
             try:
-                rt.hub.switch()          # until go() hands us a goroutine
+                rt.park("idle")          # until go() hands us a goroutine
             except GreenletExit as exc:
                 task = self.task
                 self.task = None

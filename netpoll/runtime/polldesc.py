@@ -171,7 +171,17 @@ class PollDesc:
             me.waitreason = "IO wait"
             rt.nwait += 1
             try:
-                self._switch()
+                if rt.batch:
+                    # Runtime.park's hand-over, inlined on this hot path.
+                    g = self.runq.popleft()
+                    if g:
+                        rt.batch -= 1
+                        g.switch()
+                    else:
+                        self.runq.appendleft(g)
+                        self._switch()
+                else:
+                    self._switch()
             except BaseException:
                 if gs[mode] is me:
                     gs[mode] = None

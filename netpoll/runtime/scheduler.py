@@ -1,13 +1,15 @@
 """The scheduler: one runtime per OS thread (Go: runtime/proc.go's schedule).
 
 A runtime owns a run queue, a timer heap and a poller.  Its scheduler loop
-runs in a greenlet of its own, the *hub*; a goroutine that must wait parks by
-switching to the hub, and the hub switches to the next runnable goroutine.
-The loop goes through these phases, in this order (ARCHITECTURE.md draws
-them too):
+runs in a greenlet of its own, the *hub*.  The loop goes through these
+phases, in this order (ARCHITECTURE.md draws them too):
 
   1. run a batch: every goroutine that is runnable when the batch starts,
-     each until it parks or finishes;
+     each until it parks or finishes.  A goroutine that parks while the
+     batch still has goroutines to run switches straight to the next one
+     (``batch`` counts them); only the last one switches back to the hub.
+     One greenlet switch per park instead of two, as Go's gopark calls
+     schedule() on the same M without a trip through a scheduler thread;
   2. deliver pending throws (GoroutineExit at teardown, a deadlock or a
      KeyboardInterrupt into the main goroutine);
   3. fire due timers (sleeps, deadlines, join timeouts), which ready
@@ -52,6 +54,8 @@ class Runtime:
         self.poller_name = self.poller.name
         self.lt = not self.poller.edge_triggered
         self.runq = deque()
+        self.batch = 0                 # goroutines of the current batch not yet
+                                       # run; never more than len(runq)
         self.timers = TimerHeap()
         self.remote = deque()          # greenlets readied by other threads
         self.throws = []               # (greenlet, exception) for the hub
@@ -89,7 +93,27 @@ class Runtime:
         if g is self.hub:
             raise RuntimeError("netpoll: a blocking call inside the scheduler")
         g.waitreason = reason
+        if self.batch:
+            # Hand over to the batch's next goroutine, unless it is a worker
+            # never started: that one starts from the hub, since a greenlet
+            # starts with the recursion depth of the one that switches to it
+            # first, and a chain of hand-overs would add those up.
+            g = self.runq.popleft()
+            if g:
+                self.batch -= 1
+                g.switch()
+                return
+            self.runq.appendleft(g)
         self.hub.switch()
+
+    def unqueue(self, g):
+        """Take ``g`` out of the run queue, if it is there."""
+        try:
+            self.runq.remove(g)
+        except ValueError:
+            return
+        if self.batch > len(self.runq):
+            self.batch = len(self.runq)
 
     def ready(self, g):
         """Make a parked goroutine runnable (this thread only)."""
@@ -145,11 +169,13 @@ class Runtime:
         monotonic = time.monotonic
         wait = self.poller.wait
         while True:
-            # 1. run a batch
-            n = len(runq)
-            while n:
-                n -= 1
-                self.ticks += 1
+            # 1. run a batch (its goroutines hand over to each other; the
+            # loop goes on where a finished worker, which switches to its
+            # parent, the hub, left it)
+            self.batch = len(runq)
+            self.ticks += 1
+            while self.batch:
+                self.batch -= 1
                 popleft().switch()
             # 2. throws
             if self.throws:
@@ -183,17 +209,13 @@ class Runtime:
 
     def _deliver_throws(self):
         throws, self.throws = self.throws, []
-        runq = self.runq
         for g, exc in throws:
             if isinstance(g, Goroutine):
                 if g.done:
                     continue
                 w = g.worker
                 if not w:                    # a new worker, never switched to
-                    try:
-                        runq.remove(w)
-                    except ValueError:
-                        pass
+                    self.unqueue(w)
                     w.task = None
                     g.finish_unstarted(exc)
                     continue
@@ -201,10 +223,7 @@ class Runtime:
                                              # g, catches it at its idle point)
             if g.dead:
                 continue
-            try:
-                runq.remove(g)
-            except ValueError:
-                pass
+            self.unqueue(g)
             g.throw(exc)
 
     def _deadlock(self):
@@ -265,6 +284,7 @@ class Runtime:
             self.signal_wakeup.close()
             self.signal_wakeup = None
         self.runq.clear()
+        self.batch = 0
         self.timers.clear()
         self.poller.shutdown()
 
@@ -406,10 +426,7 @@ def gosched():
     try:
         rt.park("runnable")
     except BaseException:
-        try:
-            rt.runq.remove(g)
-        except ValueError:
-            pass
+        rt.unqueue(g)
         raise
 
 

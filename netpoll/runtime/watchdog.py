@@ -4,10 +4,11 @@ thread for longer than a threshold without parking.
 A netpoll runtime is cooperative: a goroutine that computes for a second, or
 calls a blocking function that is not netpoll's, stalls every other
 goroutine of its thread for that second.  Go preempts such a goroutine; we
-cannot, but we can say which one it is.  The scheduler counts the goroutine
-switches it makes (``Runtime.ticks``) and marks when it is blocked in the
-poller (``Runtime.polling``).  A watchdog thread samples both; if the count
-has not moved for ``threshold`` seconds while the runtime is not polling, it
+cannot, but we can say which one it is.  The scheduler counts its batches
+(``Runtime.ticks``), counts down the goroutines left in the current batch
+(``Runtime.batch``: each park hands over to the next one) and marks when it
+is blocked in the poller (``Runtime.polling``).  A watchdog thread samples
+them; if neither count has moved for ``threshold`` seconds while the runtime is not polling, it
 prints the running goroutine's stack (taken from ``sys._current_frames``) to
 stderr, once per stall.
 
@@ -43,14 +44,14 @@ class Watchdog:
     def _watch(self):
         rt = self.rt
         interval = min(self.threshold / 4, 0.25)
-        last = rt.ticks
+        last = (rt.ticks, rt.batch)
         since = time.monotonic()
         reported = False
         while not self._stop.wait(interval):
             if rt.closed:
                 return
             now = time.monotonic()
-            ticks = rt.ticks
+            ticks = (rt.ticks, rt.batch)
             if ticks != last or rt.polling:
                 last, since, reported = ticks, now, False
                 continue
