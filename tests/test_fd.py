@@ -302,3 +302,38 @@ def test_writev_partial_across_buffers(run):
         a.close()
         b.close()
     run(main)
+
+
+def test_read_size_adapts_to_the_stream(run):
+    """read(n) asks the kernel for READ_MIN bytes first, doubles after each
+    read that filled its request (a bulk stream soon reads n at a time) and
+    halves after small reads; every byte arrives, in order."""
+    from netpoll.internal.fd import READ_MIN
+
+    def main():
+        a, b = fd_pair()
+        try:
+            n = 8 * READ_MIN
+            payload = bytes(range(256)) * ((15 * READ_MIN + 1000) // 256 + 1)
+            payload = payload[:15 * READ_MIN + 1000]
+            a.write(payload)                 # fits the socketpair's buffer
+            sizes, got = [], b""
+            while len(got) < len(payload):
+                data = b.read(n)
+                sizes.append(len(data))
+                got += data
+            assert got == payload
+            assert sizes == [READ_MIN, 2 * READ_MIN, 4 * READ_MIN, 8 * READ_MIN, 1000]
+            # Small messages halve the request size back to READ_MIN...
+            for _ in range(3):
+                a.write(b"ping")
+                assert b.read(n) == b"ping"
+            # ... so a bulk burst starts again from READ_MIN.
+            a.write(payload[:2 * READ_MIN])
+            assert len(b.read(n)) == READ_MIN
+            # A smaller n bounds the request as before.
+            assert b.read(10) == payload[READ_MIN:READ_MIN + 10]
+        finally:
+            a.close()
+            b.close()
+    run(main)

@@ -35,6 +35,15 @@ Two departures from Go's loop, both in the read path:
   edge already came, ``pd.wait`` returns without parking.  EOF and errors
   raise one edge only, possibly the one already consumed, so once the poller
   has reported hang-up (``pd.hup``) reads always try the system call.
+* Adaptive read size.  ``read(65536)`` does not ask the kernel for 64 KiB
+  at once: CPython's ``recv(n)`` mallocs an n-byte bytes object and shrinks
+  it to what arrived, and a 64 KiB malloc/realloc pair per 64-byte message
+  cost more than a microsecond of the server's CPU per message (glibc
+  consolidates its free lists for every large request).  Each FD asks for
+  ``rsize`` bytes (at least ``READ_MIN``), doubles it after a read that
+  filled it and halves it after one that used a quarter or less, so a bulk
+  stream soon reads in 64 KiB pieces and a chatty one in small ones.  A
+  read may return fewer bytes than are queued, as a read may anyway.
 * Fairness.  A goroutine whose reads always find data (a flooding peer)
   would never park and so never let another goroutine run.  After
   ``FAIR_READS`` reads in a row that did not wait, a read yields first
@@ -61,6 +70,8 @@ _NOT_DRAINED = ~DRAINED
 
 # Reads in a row that found data without waiting before a read yields.
 FAIR_READS = 32
+# The smallest size FD.read asks the kernel for (see "Adaptive read size").
+READ_MIN = 4096
 
 
 def _poll_error(code, written=0):
@@ -75,7 +86,7 @@ class FD(FDMutex):
     The FD *is* its mutex (Go embeds ``fdmu`` in FD): one object less per
     connection and one attribute lookup less per operation."""
 
-    __slots__ = ("sock", "pd", "tid", "sysfd", "drain_hint", "streak")
+    __slots__ = ("sock", "pd", "tid", "sysfd", "drain_hint", "streak", "rsize")
 
     def __init__(self, sock):
         FDMutex.__init__(self)
@@ -87,6 +98,7 @@ class FD(FDMutex):
         # DRAINED if the drained-read shortcut applies to this socket.
         self.drain_hint = DRAINED if sock.type == socket.SOCK_STREAM and not pd.lt else 0
         self.streak = 0
+        self.rsize = READ_MIN
 
     # -- reads ---------------------------------------------------------------
 
@@ -116,10 +128,13 @@ class FD(FDMutex):
                     gosched()
             if code:
                 raise _poll_error(code)
+            asked = self.rsize
+            if n < asked:
+                asked = n
             recv = self.sock.recv
             while True:
                 try:
-                    data = recv(n)
+                    data = recv(asked)
                     break
                 except BlockingIOError:
                     streak = 0
@@ -127,11 +142,17 @@ class FD(FDMutex):
                     if code:
                         raise _poll_error(code) from None
             self.streak = streak
-            if len(data) < n:
+            got = len(data)
+            if got < asked:
                 if not s & DRAINED:
                     self.state |= self.drain_hint
-            elif s & DRAINED:
-                self.state &= _NOT_DRAINED
+                if got <= asked >> 2 and asked > READ_MIN:
+                    self.rsize = asked >> 1
+            else:
+                if s & DRAINED:
+                    self.state &= _NOT_DRAINED
+                if asked < n:
+                    self.rsize = asked << 1
             return data
         finally:
             s = self.state - RLOCK - REF
