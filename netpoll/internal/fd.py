@@ -52,6 +52,7 @@ Two departures from Go's loop, both in the read path:
 
 import errno
 import socket
+from os import read as _sysread
 from os import strerror as _strerror
 from threading import get_ident
 
@@ -131,10 +132,12 @@ class FD(FDMutex):
             asked = self.rsize
             if n < asked:
                 asked = n
-            recv = self.sock.recv
+            sysfd = self.sysfd
             while True:
                 try:
-                    data = recv(asked)
+                    # read(2), not sock.recv: os.read parses its arguments
+                    # without building a tuple, sock.recv does not.
+                    data = _sysread(sysfd, asked)
                     break
                 except BlockingIOError:
                     streak = 0
@@ -245,9 +248,10 @@ class FD(FDMutex):
             self.state = s + WLOCK + REF
         try:
             pd = self.pd
-            code = pd.prepare(MODE_WRITE)
-            if code:
-                raise _poll_error(code)
+            # pd.prepare, inlined; a stale READY is left in place, as it
+            # costs at most one more send that finds the buffer full.
+            if pd.closing or pd.d[2] < 0:
+                raise _poll_error(pd.prepare(MODE_WRITE))
             if type(data) is bytes:
                 total = len(data)
             else:
