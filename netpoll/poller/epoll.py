@@ -39,6 +39,29 @@ _WRITE_EVENTS = _EPOLLOUT | _EPOLLHUP | _EPOLLERR
 _HUP_EVENTS = _EPOLLRDHUP | _EPOLLHUP | _EPOLLERR
 
 
+def _modes(ev):
+    """The MODE_* bits a PollDesc is readied with for the epoll events ``ev``."""
+    mode = 0
+    if ev & _READ_EVENTS:
+        mode = MODE_READ
+        if ev & _HUP_EVENTS:
+            mode = MODE_READ | MODE_HUP
+    if ev & _WRITE_EVENTS:
+        mode |= MODE_WRITE
+    return mode
+
+
+# epoll reports only the events registered (_REGISTER) plus EPOLLERR and
+# EPOLLHUP: a table of every combination turns the events of a wake-up
+# into modes with one dict lookup each.
+_EVENT_BITS = (_EPOLLIN, _EPOLLOUT, _EPOLLRDHUP, _EPOLLHUP, _EPOLLERR)
+_MODES = {}
+for _i in range(1 << len(_EVENT_BITS)):
+    _ev = sum(bit for k, bit in enumerate(_EVENT_BITS) if _i >> k & 1)
+    _MODES[_ev] = _modes(_ev)
+del _i, _ev
+
+
 class EpollPoller(PollerBase):
     name = "epoll"
     edge_triggered = True
@@ -77,21 +100,17 @@ class EpollPoller(PollerBase):
         except InterruptedError:
             return
         pds = self._pds
-        wfd = self._wakeup.fd
+        modes = _MODES
         n = 0
         for fd, ev in ready:
             pd = pds.get(fd)
             if pd is None:
-                if fd == wfd:
+                if fd == self._wakeup.fd:
                     self._wakeup.drain()
                 continue
-            mode = 0
-            if ev & _READ_EVENTS:
-                mode = MODE_READ
-                if ev & _HUP_EVENTS:
-                    mode = MODE_READ | MODE_HUP
-            if ev & _WRITE_EVENTS:
-                mode |= MODE_WRITE
+            mode = modes.get(ev)
+            if mode is None:
+                mode = _modes(ev)
             if mode:
                 n += 1
                 pd.netpollready(mode)
