@@ -24,7 +24,7 @@ closes it, so a recycled descriptor number never sees a stale wake-up.
 An FD belongs to the runtime of the thread that opened it; every method
 checks the thread first and raises RuntimeError on any other.
 
-Two departures from Go's loop, both in the read path:
+Three departures from Go's loop, all in the read path:
 
 * The drained-read shortcut (nginx does the same with EPOLLET).  When a read
   of a stream socket under an edge-triggered poller returns fewer bytes than
@@ -68,6 +68,8 @@ _RBUSY = CLOSED | RLOCK | RSHUT
 _WBUSY = CLOSED | WLOCK
 _CONNECTING = (errno.EINPROGRESS, errno.EALREADY, errno.EINTR)
 _NOT_DRAINED = ~DRAINED
+_RLOCK_REF = RLOCK + REF           # one addition takes the lock and a reference
+_WLOCK_REF = WLOCK + REF
 
 # Reads in a row that found data without waiting before a read yields.
 FAIR_READS = 32
@@ -111,12 +113,15 @@ class FD(FDMutex):
                 return b""
             s = self.state
         else:
-            self.state = s + RLOCK + REF
+            self.state = s + _RLOCK_REF
         try:
-            if n <= 0:
-                if n < 0:
-                    raise ValueError("negative read size")
-                return b""
+            asked = self.rsize
+            if n < asked:
+                if n <= 0:
+                    if n < 0:
+                        raise ValueError("negative read size")
+                    return b""
+                asked = n
             pd = self.pd
             if s & DRAINED and not pd.hup:
                 code = pd.wait(MODE_READ)
@@ -129,9 +134,6 @@ class FD(FDMutex):
                     gosched()
             if code:
                 raise _poll_error(code)
-            asked = self.rsize
-            if n < asked:
-                asked = n
             sysfd = self.sysfd
             while True:
                 try:
@@ -149,7 +151,7 @@ class FD(FDMutex):
             if got < asked:
                 if not s & DRAINED:
                     self.state |= self.drain_hint
-                if got <= asked >> 2 and asked > READ_MIN:
+                if asked > READ_MIN and got <= asked >> 2:
                     self.rsize = asked >> 1
             else:
                 if s & DRAINED:
@@ -158,7 +160,7 @@ class FD(FDMutex):
                     self.rsize = asked << 1
             return data
         finally:
-            s = self.state - RLOCK - REF
+            s = self.state - _RLOCK_REF
             self.state = s
             if s & CLOSED or self.rq:
                 self._unlock_slow(RLOCK, s)
@@ -171,7 +173,7 @@ class FD(FDMutex):
                 return 0
             s = self.state
         else:
-            self.state = s + RLOCK + REF
+            self.state = s + _RLOCK_REF
         try:
             want = nbytes or len(buf)
             if not want:
@@ -206,7 +208,7 @@ class FD(FDMutex):
                 self.state &= _NOT_DRAINED
             return got
         finally:
-            s = self.state - RLOCK - REF
+            s = self.state - _RLOCK_REF
             self.state = s
             if s & CLOSED or self.rq:
                 self._unlock_slow(RLOCK, s)
@@ -245,7 +247,7 @@ class FD(FDMutex):
         if s & _WBUSY or self.tid != get_ident():
             self._wlock_slow()
         else:
-            self.state = s + WLOCK + REF
+            self.state = s + _WLOCK_REF
         try:
             pd = self.pd
             # pd.prepare, inlined; a stale READY is left in place, as it
@@ -277,7 +279,7 @@ class FD(FDMutex):
                     if code:
                         raise _poll_error(code, n) from None
         finally:
-            s = self.state - WLOCK - REF
+            s = self.state - _WLOCK_REF
             self.state = s
             if s & CLOSED or self.wq:
                 self._unlock_slow(WLOCK, s)
@@ -289,7 +291,7 @@ class FD(FDMutex):
         if s & _WBUSY or self.tid != get_ident():
             self._wlock_slow()
         else:
-            self.state = s + WLOCK + REF
+            self.state = s + _WLOCK_REF
         try:
             pd = self.pd
             code = pd.prepare(MODE_WRITE)
@@ -322,7 +324,7 @@ class FD(FDMutex):
                         n = 0
             return written
         finally:
-            s = self.state - WLOCK - REF
+            s = self.state - _WLOCK_REF
             self.state = s
             if s & CLOSED or self.wq:
                 self._unlock_slow(WLOCK, s)
@@ -333,11 +335,11 @@ class FD(FDMutex):
         if s & _WBUSY or self.tid != get_ident():
             self._wlock_slow()
         else:
-            self.state = s + WLOCK + REF
+            self.state = s + _WLOCK_REF
         try:
             return self._attempt(MODE_WRITE, self.sock.sendto, data, _MSG_NOSIGNAL, addr)
         finally:
-            s = self.state - WLOCK - REF
+            s = self.state - _WLOCK_REF
             self.state = s
             if s & CLOSED or self.wq:
                 self._unlock_slow(WLOCK, s)
@@ -381,7 +383,7 @@ class FD(FDMutex):
                 if deadline is not None and not self.state & CLOSED:
                     pd.set_deadline(None, MODE_WRITE)
         finally:
-            s = self.state - WLOCK - REF
+            s = self.state - _WLOCK_REF
             self.state = s
             if s & CLOSED or self.wq:
                 self._unlock_slow(WLOCK, s)
@@ -505,7 +507,7 @@ class FD(FDMutex):
         s = self.state
         if s & _RBUSY or self.tid != get_ident():
             return self._rlock_slow()
-        self.state = s + RLOCK + REF
+        self.state = s + _RLOCK_REF
         return True
 
     def _rlock_slow(self):
@@ -527,7 +529,7 @@ class FD(FDMutex):
             raise ClosedError()
 
     def _runlock(self):
-        s = self.state - RLOCK - REF
+        s = self.state - _RLOCK_REF
         self.state = s
         if s & CLOSED or self.rq:
             self._unlock_slow(RLOCK, s)

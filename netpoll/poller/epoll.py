@@ -101,19 +101,20 @@ class EpollPoller(PollerBase):
             return
         pds = self._pds
         modes = _MODES
-        n = 0
+        n = len(ready)
         for fd, ev in ready:
-            pd = pds.get(fd)
-            if pd is None:
+            try:
+                pd = pds[fd]
+            except KeyError:          # the wake-up descriptor
+                n -= 1
                 if fd == self._wakeup.fd:
                     self._wakeup.drain()
                 continue
-            mode = modes.get(ev)
-            if mode is None:
+            try:
+                mode = modes[ev]
+            except KeyError:          # a bit epoll is not known to report
                 mode = _modes(ev)
-            if mode:
-                n += 1
-                pd.netpollready(mode)
+            pd.netpollready(mode)
         self.events += n
 
     def _release(self):
