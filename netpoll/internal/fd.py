@@ -261,13 +261,13 @@ class FD(FDMutex):
                 total = data.nbytes
             if not total:
                 return 0
-            send = self.sock.send
             try:
-                n = send(data, _MSG_NOSIGNAL)
+                n = self.sock.send(data, _MSG_NOSIGNAL)
                 if n == total:
                     return n
             except BlockingIOError:
                 n = 0
+            send = self.sock.send
             view = memoryview(data)
             while True:
                 try:
