@@ -337,3 +337,19 @@ def test_read_size_adapts_to_the_stream(run):
             a.close()
             b.close()
     run(main)
+
+
+def test_datagram_reads_ask_for_all_n(run):
+    """Only streams adapt the read size: a datagram FD asks for all ``n``
+    bytes each time, so no datagram is cut short."""
+    def main():
+        a, b = (FD(s) for s in socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM))
+        try:
+            big = bytes(range(256)) * 40
+            for size in (10, 10240, 10, 10240, 5000):
+                a.write(big[:size])
+                assert b.read(65536) == big[:size]
+        finally:
+            a.close()
+            b.close()
+    run(main)

@@ -132,3 +132,18 @@ def test_datagram_boundaries_kept(run):
             assert [len(srv.read_from()[0]) for _ in range(3)] == [1, 100, 1000]
             assert socket.SOCK_DGRAM == c.fd.sock.type
     run(main)
+
+
+
+def test_connected_udp_read_returns_whole_datagrams(run):
+    """A read of a connected UDP conn asks the kernel for all ``n`` bytes:
+    the stream sockets' adaptive read size must not cut a datagram short
+    (the kernel discards what does not fit)."""
+    def main():
+        with net.listen_packet("udp", "127.0.0.1:0") as srv, \
+                net.dial("udp", str(srv.local_addr)) as conn:
+            big = bytes(range(256)) * 40               # 10240 bytes > any 4 KiB first read
+            for size in (10, 10240, 10, 10240, 5000):  # small ones must not shrink the next ask
+                srv.write_to(big[:size], conn.local_addr)
+                assert conn.read(65536) == big[:size]
+    run(main)

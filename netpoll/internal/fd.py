@@ -39,11 +39,13 @@ Three departures from Go's loop, all in the read path:
   at once: CPython's ``recv(n)`` mallocs an n-byte bytes object and shrinks
   it to what arrived, and a 64 KiB malloc/realloc pair per 64-byte message
   cost more than a microsecond of the server's CPU per message (glibc
-  consolidates its free lists for every large request).  Each FD asks for
-  ``rsize`` bytes (at least ``READ_MIN``), doubles it after a read that
-  filled it and halves it after one that used a quarter or less, so a bulk
-  stream soon reads in 64 KiB pieces and a chatty one in small ones.  A
-  read may return fewer bytes than are queued, as a read may anyway.
+  consolidates its free lists for every large request).  Each stream FD
+  asks for ``rsize`` bytes (at least ``READ_MIN``), doubles it after a read
+  that filled it and halves it after one that used a quarter or less, so a
+  bulk stream soon reads in 64 KiB pieces and a chatty one in small ones.
+  A read may return fewer bytes than are queued, as a stream read may
+  anyway.  A datagram read asks for all ``n`` bytes, as a datagram bigger
+  than the request would be cut short.
 * Fairness.  A goroutine whose reads always find data (a flooding peer)
   would never park and so never let another goroutine run.  After
   ``FAIR_READS`` reads in a row that did not wait, a read yields first
@@ -52,6 +54,7 @@ Three departures from Go's loop, all in the read path:
 
 import errno
 import socket
+import sys
 from os import read as _sysread
 from os import strerror as _strerror
 from threading import get_ident
@@ -101,7 +104,9 @@ class FD(FDMutex):
         # DRAINED if the drained-read shortcut applies to this socket.
         self.drain_hint = DRAINED if sock.type == socket.SOCK_STREAM and not pd.lt else 0
         self.streak = 0
-        self.rsize = READ_MIN
+        # A datagram read must ask for all n bytes (the kernel discards what
+        # does not fit), so only streams adapt their request size.
+        self.rsize = READ_MIN if sock.type == socket.SOCK_STREAM else sys.maxsize
 
     # -- reads ---------------------------------------------------------------
 
@@ -151,7 +156,7 @@ class FD(FDMutex):
             if got < asked:
                 if not s & DRAINED:
                     self.state |= self.drain_hint
-                if asked > READ_MIN and got <= asked >> 2:
+                if asked > READ_MIN and got <= asked >> 2 and asked == self.rsize:
                     self.rsize = asked >> 1
             else:
                 if s & DRAINED:
