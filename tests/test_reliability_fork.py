@@ -34,10 +34,10 @@ PARENT_GOROUTINES = """
         ln = net.listen("tcp", "127.0.0.1:0")
         c = net.dial("tcp", str(ln.addr))
         peer = ln.accept()
-        netpoll.go(parked, "reader", c)
+        reader = netpoll.go(parked, "reader", c)
         netpoll.go(parked, "chan", netpoll.Chan())
         netpoll.gosched()
-        return c, peer
+        return c, peer, reader
 """
 
 
@@ -48,7 +48,7 @@ def child_lines(lines, child_pid):
 def test_child_leaving_run_does_not_run_parent_goroutines():
     code = PARENT_GOROUTINES + """
     def main():
-        c, peer = setup()
+        c, peer, reader = setup()
         pid = os.fork()
         if pid == 0:
             say("child")
@@ -56,7 +56,7 @@ def test_child_leaving_run_does_not_run_parent_goroutines():
             sys.exit(0)                                  # leaves the parent's run()
         os.waitpid(pid, 0)
         peer.write(b"hi")
-        netpoll.sleep(0.05)
+        reader.join(timeout=10)              # the reader took "hi"
 
     netpoll.run(main)
     """
@@ -77,11 +77,11 @@ def test_child_returning_from_forking_goroutine_does_not_run_parent_goroutines()
         os.waitpid(pid, 0)
 
     def main():
-        c, peer = setup()
+        c, peer, reader = setup()
         netpoll.go(forker).join()
         say("main done")
         peer.write(b"hi")
-        netpoll.sleep(0.05)
+        reader.join(timeout=10)              # the reader took "hi"
 
     netpoll.run(main)
     """
@@ -103,7 +103,7 @@ def test_child_closing_inherited_conns_does_not_disturb_parent():
     way it must not hang."""
     code = PARENT_GOROUTINES + """
     def main():
-        c, peer = setup()
+        c, peer, reader = setup()
         pid = os.fork()
         if pid == 0:
             try:
@@ -119,7 +119,7 @@ def test_child_closing_inherited_conns_does_not_disturb_parent():
         os.waitpid(pid, 0)
         assert netpoll.stats()["netpoll_waiters"] == 1
         peer.write(b"hi")
-        netpoll.sleep(0.05)
+        reader.join(timeout=10)              # the reader took "hi"
         say("parent done")
 
     netpoll.run(main)
