@@ -8,6 +8,7 @@ import pytest
 import netpoll
 
 from _netutil import BLOB, tcp_pair
+from conftest import wait_parked
 
 
 def test_peer_reset_gives_connection_reset(run):
@@ -62,7 +63,7 @@ def test_reset_while_writer_parked(run):
         client, server = tcp_pair()
         g = netpoll.go(lambda: pytest.raises((ConnectionResetError, BrokenPipeError),
                                              client.write, BLOB))
-        netpoll.sleep(0.02)
+        wait_parked(g)                       # the socket buffer is full
         server.set_linger(0)
         server.close()
         exc = g.join().value

@@ -90,7 +90,7 @@ def test_readiness_while_nobody_waits_is_not_lost(run, sockpair):
         pd = poll_open(a.fileno())
         try:
             b.send(b"x")
-            netpoll.sleep(0.01)          # the hub polls; nobody waits yet
+            netpoll.gosched()            # one scheduler round: the hub polls; nobody waits yet
             assert netpoll.go(pd.wait, MODE_READ).join(timeout=5) == POLL_OK
         finally:
             shut(pd)
@@ -420,7 +420,7 @@ def test_stale_event_for_old_descriptor_number(run):
             g = netpoll.go(pd2.wait, MODE_READ)
             netpoll.gosched()
             os.write(w, b"old")                # the old description is readable
-            netpoll.sleep(0.02)
+            netpoll.gosched()                  # the hub polls, and must not wake g
             assert not g.done
             os.write(w2, b"new")
             assert g.join(timeout=5) == POLL_OK

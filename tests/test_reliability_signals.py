@@ -40,7 +40,7 @@ BLOCKED_IN_POLLER = """
         peer = ln.accept()                # kept open: the reader gets nothing
         netpoll.go(waiter, ln, "acceptor")
         netpoll.go(waiter, client, "reader")
-        netpoll.sleep(0.05)           # both parked, and this timer gone
+        netpoll.gosched()             # both run until they park
         s = netpoll.stats()
         assert s["timers"] == 0 and s["netpoll_waiters"] == 2, s
         try:

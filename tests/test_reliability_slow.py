@@ -16,6 +16,7 @@ import pytest
 
 import netpoll
 from _netutil import tcp_pair
+from conftest import wait_parked
 from _reliability import rss_bytes, wait_until
 from serverproc import ServerProcess, example
 
@@ -105,8 +106,7 @@ def test_writer_to_a_non_reader_waits_and_says_how_much_went_out(run):
         data = b"d" * FILE_SIZE
         rss0 = rss_bytes()
         g = netpoll.go(lambda: pytest.raises(netpoll.DeadlineExceededError, server.write, data))
-        netpoll.sleep(0.05)
-        assert not g.done                            # parked, not buffering
+        wait_parked(g)                               # parked, not buffering
         server.set_write_deadline(time.monotonic())  # a past deadline wakes it now
         exc = g.join(timeout=5).value
         assert 0 < exc.written < FILE_SIZE // 2, exc.written

@@ -344,7 +344,7 @@ def test_teardown_raises_goroutine_exit_at_park_points(run):
         netpoll.go(parked, "io", pd.wait, 1)
         netpoll.go(parked, "gosched loop", lambda: [netpoll.gosched() for _ in iter(int, 1)])
         netpoll.go(parked, "started", netpoll.sleep, 1)
-        netpoll.sleep(0.01)
+        netpoll.gosched()                      # every one runs until it parks
         netpoll.go(parked, "unstarted", netpoll.sleep, 1)
         main.fds = (r, w, pd)
 
