@@ -5,6 +5,7 @@ property test (hypothesis) that drives one PollDesc through random
 interleavings of notifications, waits, deadlines, evict, close and recycle
 and checks it against a model of Go's semantics."""
 
+import contextlib
 import os
 import time
 
@@ -36,14 +37,23 @@ def shut(pd):
     pd.close()
 
 
+@contextlib.contextmanager
+def opened(fd):
+    """A PollDesc for ``fd``, evicted and closed after the block."""
+    pd = poll_open(fd)
+    try:
+        yield pd
+    finally:
+        shut(pd)
+
+
 # -- readiness ------------------------------------------------------------------
 
 def test_wait_woken_by_readiness(run, sockpair):
     a, b = sockpair
 
     def main():
-        pd = poll_open(a.fileno())
-        try:
+        with opened(a.fileno()) as pd:
             g = netpoll.go(pd.wait, MODE_READ)
             netpoll.gosched()
             assert not g.done
@@ -53,8 +63,6 @@ def test_wait_woken_by_readiness(run, sockpair):
             assert g.join() == POLL_OK
             assert netpoll.stats()["netpoll_waiters"] == 0
             assert a.recv(10) == b"x"
-        finally:
-            shut(pd)
     run(main)
 
 
@@ -62,8 +70,7 @@ def test_write_wait_woken_when_buffer_drains(run, sockpair):
     a, b = sockpair
 
     def main():
-        pd = poll_open(a.fileno())
-        try:
+        with opened(a.fileno()) as pd:
             fill(a)
             assert pd.prepare(MODE_WRITE) == POLL_OK
             g = netpoll.go(pd.wait, MODE_WRITE)
@@ -75,8 +82,6 @@ def test_write_wait_woken_when_buffer_drains(run, sockpair):
             except BlockingIOError:
                 pass
             assert g.join(timeout=10) == POLL_OK
-        finally:
-            shut(pd)
     run(main)
 
 
@@ -87,13 +92,10 @@ def test_readiness_while_nobody_waits_is_not_lost(run, sockpair):
     a, b = sockpair
 
     def main():
-        pd = poll_open(a.fileno())
-        try:
+        with opened(a.fileno()) as pd:
             b.send(b"x")
             netpoll.gosched()            # one scheduler round: the hub polls; nobody waits yet
             assert netpoll.go(pd.wait, MODE_READ).join(timeout=5) == POLL_OK
-        finally:
-            shut(pd)
     run(main)
 
 
@@ -101,16 +103,13 @@ def test_latched_ready_returns_without_parking(run, sockpair):
     a, _ = sockpair
 
     def main():
-        pd = poll_open(a.fileno())
-        try:
+        with opened(a.fileno()) as pd:
             pd.netpollready(MODE_READ)       # the poller's notification
             assert pd.g[MODE_READ] is READY
             polls = netpoll.stats()["polls"]
             assert pd.wait(MODE_READ) == POLL_OK   # main itself: no park
             assert netpoll.stats()["polls"] == polls
             assert pd.g[MODE_READ] is None          # consumed
-        finally:
-            shut(pd)
     run(main)
 
 
@@ -156,8 +155,7 @@ def test_deadline_wakes_waiter(run, sockpair):
     a, _ = sockpair
 
     def main():
-        pd = poll_open(a.fileno())
-        try:
+        with opened(a.fileno()) as pd:
             t0 = time.monotonic()
             pd.set_deadline(t0 + 0.05, MODE_READ)
             assert pd.wait(MODE_READ) == POLL_ERR_TIMEOUT
@@ -169,8 +167,6 @@ def test_deadline_wakes_waiter(run, sockpair):
             assert pd.prepare(MODE_READ) == POLL_OK
             pd.netpollready(MODE_READ)
             assert pd.wait(MODE_READ) == POLL_OK
-        finally:
-            shut(pd)
     run(main)
 
 
@@ -178,8 +174,7 @@ def test_deadline_moved_later_while_parked(run, sockpair):
     a, _ = sockpair
 
     def main():
-        pd = poll_open(a.fileno())
-        try:
+        with opened(a.fileno()) as pd:
             t0 = time.monotonic()
             pd.set_deadline(t0 + 0.02, MODE_READ)
             g = netpoll.go(pd.wait, MODE_READ)
@@ -189,8 +184,6 @@ def test_deadline_moved_later_while_parked(run, sockpair):
             assert not g.done                         # the old timer was stale
             assert g.join() == POLL_ERR_TIMEOUT
             assert time.monotonic() - t0 >= 0.15
-        finally:
-            shut(pd)
     run(main)
 
 
@@ -198,16 +191,13 @@ def test_deadline_moved_earlier_while_parked(run, sockpair):
     a, _ = sockpair
 
     def main():
-        pd = poll_open(a.fileno())
-        try:
+        with opened(a.fileno()) as pd:
             t0 = time.monotonic()
             pd.set_deadline(t0 + 30, MODE_READ)
             g = netpoll.go(pd.wait, MODE_READ)
             netpoll.gosched()
             pd.set_deadline(t0 + 0.02, MODE_READ)
             assert g.join(timeout=10) == POLL_ERR_TIMEOUT
-        finally:
-            shut(pd)
     run(main)
 
 
@@ -216,8 +206,7 @@ def test_past_deadline_wakes_at_once(run, sockpair, past):
     a, _ = sockpair
 
     def main():
-        pd = poll_open(a.fileno())
-        try:
+        with opened(a.fileno()) as pd:
             g = netpoll.go(pd.wait, MODE_READ)
             netpoll.gosched()
             t = time.monotonic() if past == "now" else past
@@ -225,8 +214,6 @@ def test_past_deadline_wakes_at_once(run, sockpair, past):
             assert pd.d[MODE_READ] == -1
             netpoll.gosched()
             assert g.done and g.join() == POLL_ERR_TIMEOUT
-        finally:
-            shut(pd)
     run(main)
 
 
@@ -234,8 +221,7 @@ def test_deadline_cleared_while_parked(run, sockpair):
     a, b = sockpair
 
     def main():
-        pd = poll_open(a.fileno())
-        try:
+        with opened(a.fileno()) as pd:
             pd.set_deadline(time.monotonic() + 0.02, MODE_READ)
             g = netpoll.go(pd.wait, MODE_READ)
             netpoll.gosched()
@@ -245,8 +231,6 @@ def test_deadline_cleared_while_parked(run, sockpair):
             b.send(b"x")
             assert g.join() == POLL_OK
             assert netpoll.stats()["timers"] == 0
-        finally:
-            shut(pd)
     run(main)
 
 
@@ -257,8 +241,7 @@ def test_deadline_fired_then_moved_before_waiter_runs(run, sockpair):
 
     def main():
         rt = current_runtime()
-        pd = poll_open(a.fileno())
-        try:
+        with opened(a.fileno()) as pd:
             pd.set_deadline(time.monotonic() + 1000, MODE_READ)
             g = netpoll.go(pd.wait, MODE_READ)
             netpoll.gosched()
@@ -272,8 +255,6 @@ def test_deadline_fired_then_moved_before_waiter_runs(run, sockpair):
             assert not g.done and pd.waiting(MODE_READ)
             b.send(b"x")
             assert g.join() == POLL_OK
-        finally:
-            shut(pd)
     run(main)
 
 
@@ -281,8 +262,7 @@ def test_write_deadline_independent_of_read(run, sockpair):
     a, _ = sockpair
 
     def main():
-        pd = poll_open(a.fileno())
-        try:
+        with opened(a.fileno()) as pd:
             fill(a)
             pd.set_deadline(time.monotonic() - 1, MODE_WRITE)
             assert pd.wait(MODE_WRITE) == POLL_ERR_TIMEOUT
@@ -290,8 +270,6 @@ def test_write_deadline_independent_of_read(run, sockpair):
             pd.set_deadline(time.monotonic() + 0.02, BOTH)
             assert pd.wait(MODE_READ) == POLL_ERR_TIMEOUT
             assert pd.wait(MODE_WRITE) == POLL_ERR_TIMEOUT
-        finally:
-            shut(pd)
     run(main)
 
 
@@ -382,8 +360,7 @@ def test_goroutine_exit_while_waiting_cleans_up(run, sockpair):
 
     def main():
         rt = current_runtime()
-        pd = poll_open(a.fileno())
-        try:
+        with opened(a.fileno()) as pd:
             g = netpoll.go(pd.wait, MODE_READ)
             netpoll.gosched()
             rt.throws.append((g, netpoll.GoroutineExit()))
@@ -396,8 +373,6 @@ def test_goroutine_exit_while_waiting_cleans_up(run, sockpair):
             netpoll.gosched()
             b.send(b"x")
             assert g2.join() == POLL_OK
-        finally:
-            shut(pd)
     run(main)
 
 
@@ -721,8 +696,7 @@ def test_deadline_moved_later_keeps_one_timer_that_rearms(run, sockpair):
 
     def main():
         rt = current_runtime()
-        pd = poll_open(a.fileno())
-        try:
+        with opened(a.fileno()) as pd:
             now = time.monotonic()
             pd.set_deadline(now + 100, MODE_READ)
             first = pd.timer[MODE_READ]
@@ -743,6 +717,4 @@ def test_deadline_moved_later_keeps_one_timer_that_rearms(run, sockpair):
             rt.timers.cancel(second)
             _deadline_fired(arg)
             assert g.join() == POLL_ERR_TIMEOUT
-        finally:
-            shut(pd)
     run(main)
