@@ -133,31 +133,23 @@ def listen(network, address, *, backlog=None, reuse_port=False):
         backlog = max_listener_backlog()
     if kind == "unix":
         path = unix_path(address)
-        sock = socket.socket(socket.AF_UNIX, socktype)
-        try:
+        unlink = None
+
+        def setup(sock):
+            nonlocal unlink
             _bind(sock, path, network, address, reuse_port=False)
             sock.listen(backlog)
-            unlink = None
             if path and path[0] != "\0":
                 unlink = (path, os.stat(path).st_ino)
-            fd = FD(sock)
-        except OSError as e:
-            sock.close()
-            raise op_error("listen", network, None, _display(address), e,
-                           getattr(e, "_syscall", None)) from None
+        fd = _bound_fd(network, address, socket.AF_UNIX, socktype, setup)
         return Listener(fd, network, unlink)
     family, sockaddr = _resolve(network, address, families, socktype, True, None)[0]
-    sock = socket.socket(family, socktype)
-    try:
+
+    def setup(sock):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         _bind(sock, sockaddr, network, address, reuse_port)
         sock.listen(backlog)
-        fd = FD(sock)
-    except OSError as e:
-        sock.close()
-        raise op_error("listen", network, None, _display(address), e,
-                       getattr(e, "_syscall", None)) from None
-    return Listener(fd, network)
+    return Listener(_bound_fd(network, address, family, socktype, setup), network)
 
 
 def listen_packet(network, address):
@@ -168,15 +160,23 @@ def listen_packet(network, address):
         family, sockaddr = socket.AF_UNIX, unix_path(address)
     else:
         family, sockaddr = _resolve(network, address, families, socktype, True, None)[0]
+    fd = _bound_fd(network, address, family, socktype,
+                   lambda sock: _bind(sock, sockaddr, network, address, False))
+    return PacketConn(fd, network)
+
+
+def _bound_fd(network, address, family, socktype, setup):
+    """A new socket, set up (bound, listening) by ``setup(sock)``, as an FD.
+    On an OSError the socket is closed and the error becomes a "listen"
+    OpError."""
     sock = socket.socket(family, socktype)
     try:
-        _bind(sock, sockaddr, network, address, False)
-        fd = FD(sock)
+        setup(sock)
+        return FD(sock)
     except OSError as e:
         sock.close()
         raise op_error("listen", network, None, _display(address), e,
                        getattr(e, "_syscall", None)) from None
-    return PacketConn(fd, network)
 
 
 def _bind(sock, sockaddr, network, address, reuse_port):
