@@ -171,7 +171,12 @@ class FD(FDMutex):
                 self._unlock_slow(RLOCK, s)
 
     def read_into(self, buf, nbytes=0):
-        """Read into ``buf``; the number of bytes read, 0 at EOF."""
+        """Read into ``buf``; the number of bytes read, 0 at EOF.
+
+        The steps of ``read`` (lock, drained-read shortcut, fairness, retry,
+        drained bookkeeping) spelled out again rather than shared through a
+        helper: both are hot paths, and a call per read costs more than the
+        repetition.  A change to one belongs in the other."""
         s = self.state
         if s & _RBUSY or self.tid != get_ident():
             if not self._rlock_slow():
