@@ -53,6 +53,7 @@ def response(status, body=b"", content_type="text/plain; charset=utf-8", close=F
 
 
 HELLO = response(200, b"Hello, World!")
+ONLY_HELLO = [HELLO]
 
 # The fast path.  The request a benchmark sends over and over is a plain
 # ``GET / HTTP/1.1`` with a few ordinary headers, and parsing it in Python --
@@ -202,16 +203,24 @@ def send(conn, answers, deadline):
     deadline.renew()
 
 
-def answer(conn, buf, root, deadline):
+def answer(conn, buf, root, deadline, plain):
     """Answer every complete request in ``buf``, pipelined ones in one write.
-    Returns where the unanswered rest of ``buf`` starts and whether the client
-    asked to close.  Requests are found by offset, without slicing ``buf``."""
+    ``plain`` is the connection's last plain ``GET /`` head (see ``handle``).
+    Returns where the unanswered rest of ``buf`` starts, whether the client
+    asked to close, and the last plain head.  Requests are found by offset,
+    without slicing ``buf``."""
     out, size, pos, close = [], 0, 0, False
     while pos < len(buf):
+        if plain and buf.startswith(plain, pos):       # the same head again
+            out.append(HELLO)
+            size += len(HELLO)
+            pos += len(plain)
+            continue
         m = PLAIN_HELLO_REQUEST.match(buf, pos, pos + MAX_HEAD + 4)
         if m:                                           # the fast path
             out.append(HELLO)
             size += len(HELLO)
+            plain = m.group()
             pos = m.end()
         else:                                           # the general path
             end = buf.find(b"\r\n\r\n", pos, pos + MAX_HEAD + 4)
@@ -232,11 +241,16 @@ def answer(conn, buf, root, deadline):
             out, size = [], 0
     if out:
         send(conn, out, deadline)
-    return pos, close
+    return pos, close, plain
 
 
 def handle(conn, root, timeout):
     buf = b""
+    # A keep-alive client tends to send the same head again and again
+    # (wrk does, and so do health checks and API clients).  Once a head has
+    # passed the fast path's check, the same bytes again are the same plain
+    # GET /: comparing them costs 40 ns, the check 1 µs (wrk's head).
+    plain = None
     with conn:
         try:
             # A request must arrive within `timeout`; send() renews the
@@ -247,8 +261,11 @@ def handle(conn, root, timeout):
                 data = conn.read(65536)
                 if not data:
                     return
+                if data == plain and not buf:           # the same head, alone
+                    send(conn, ONLY_HELLO, deadline)
+                    continue
                 buf = buf + data if buf else data
-                pos, close = answer(conn, buf, root, deadline)
+                pos, close, plain = answer(conn, buf, root, deadline, plain)
                 if close:
                     return
                 buf = buf[pos:]

@@ -134,6 +134,8 @@ def test_http_bad_requests(http_server, data, status):
 
 
 HELLO_200 = b"HTTP/1.1 200 OK\r\n"
+HELLO_ANSWER = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                b"Content-Length: 13\r\n\r\nHello, World!")
 
 
 @pytest.mark.parametrize("data, answers, close", [
@@ -160,6 +162,29 @@ def test_http_fast_path_boundaries(http_server, data, answers, close):
 def test_http_fast_path_leaves_errors_to_the_general_path(http_server, data, status):
     answer = raw(http_server, data)
     assert answer.startswith(b"HTTP/1.1 %d " % status), answer[:100]
+
+
+def test_http_repeated_head_is_answered_like_the_first(http_server):
+    """The server remembers the last plain head of a connection and answers
+    the same bytes again without checking them: alone, pipelined, split
+    across reads, and followed by a head that differs (asks to close)."""
+    head = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    with socket.create_connection(http_server.address, timeout=10) as s:
+        for send, answers in [
+            ([head], 1),                   # checked and remembered
+            ([head], 1),                   # the same bytes, alone
+            ([head * 3], 3),               # the same bytes, pipelined
+            ([head[:9], head[9:]], 1),     # split: not the same read
+            ([head + head[:-2] + b"X-A: 1\r\n\r\n"], 2),   # a longer head after it
+        ]:
+            for part in send:
+                s.sendall(part)
+            answer = recv_exactly(s, len(HELLO_ANSWER) * answers)
+            assert answer == HELLO_ANSWER * answers
+        s.sendall(head + head[:-2] + b"Connection: close\r\n\r\n")
+        answer = recv_all(s)
+    assert answer.count(HELLO_200) == 2, answer
+    assert answer.endswith(b"Connection: close\r\n\r\nHello, World!")
 
 
 def test_http_pipelined_requests_split_anywhere(http_server):
