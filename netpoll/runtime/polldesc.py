@@ -115,14 +115,18 @@ class PollDesc:
             if mode & MODE_HUP:
                 self.hup = True
             g = gs[1]
-            gs[1] = READY
-            if g is not None and g is not READY:
-                self.runq.append(g)
+            if g is not READY:
+                gs[1] = READY
+                if g is not None:
+                    self.runq.append(g)
         if mode & MODE_WRITE:
+            # Usually already READY: an edge-triggered poller reports the
+            # write side with nearly every read edge, and writers seldom wait.
             g = gs[2]
-            gs[2] = READY
-            if g is not None and g is not READY:
-                self.runq.append(g)
+            if g is not READY:
+                gs[2] = READY
+                if g is not None:
+                    self.runq.append(g)
 
     # -- called by the FD layer --------------------------------------------
 
