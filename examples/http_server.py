@@ -215,9 +215,7 @@ def answer(conn, buf, root, deadline, plain):
             out.append(HELLO)
             size += len(HELLO)
             pos += len(plain)
-            continue
-        m = PLAIN_HELLO_REQUEST.match(buf, pos, pos + MAX_HEAD + 4)
-        if m:                                           # the fast path
+        elif m := PLAIN_HELLO_REQUEST.match(buf, pos, pos + MAX_HEAD + 4):  # the fast path
             out.append(HELLO)
             size += len(HELLO)
             plain = m.group()

@@ -1,6 +1,7 @@
 """Each example started as a real process and checked with a real client."""
 
 import http.client
+import importlib.util
 import os
 import socket
 import threading
@@ -185,6 +186,37 @@ def test_http_repeated_head_is_answered_like_the_first(http_server):
         answer = recv_all(s)
     assert answer.count(HELLO_200) == 2, answer
     assert answer.endswith(b"Connection: close\r\n\r\nHello, World!")
+
+
+def test_http_pipelined_answers_are_written_in_bounded_batches():
+    """However many pipelined requests one read holds, repeated heads or
+    not, the answers go out in writes of at most MAX_BATCH (+ one answer)."""
+    spec = importlib.util.spec_from_file_location(
+        "http_server_example", os.path.join(os.path.dirname(__file__), "..", "examples",
+                                            "http_server.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+
+    class Recorder:
+        def __init__(self):
+            self.writes = []
+
+        def write(self, data):
+            self.writes.append(len(data))
+            return len(data)
+
+        def set_deadline(self, t):
+            pass
+
+    head = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    buf = head * 3000
+    for plain in (None, head):           # checked once then remembered, or remembered
+        conn = Recorder()
+        pos, close, remembered = mod.answer(conn, buf, "/", mod.Deadline(conn, 10.0), plain)
+        assert (pos, close, remembered) == (len(buf), False, head)
+        assert sum(conn.writes) == 3000 * len(mod.HELLO)
+        assert len(conn.writes) > 1
+        assert max(conn.writes) < mod.MAX_BATCH + len(mod.HELLO)
 
 
 def test_http_pipelined_requests_split_anywhere(http_server):
