@@ -153,6 +153,8 @@ class Conn:
         self._set_deadline(t, MODE_WRITE)
 
     def _set_deadline(self, t, mode):
+        # The float test first: a deadline is nearly always a float, and
+        # servers set one per request; isinstance costs more.
         if t is not None and type(t) is not float and not isinstance(t, (int, float)):
             raise TypeError(f"deadline must be a time.monotonic() value or None, "
                             f"not {type(t).__name__}")

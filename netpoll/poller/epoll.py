@@ -105,7 +105,7 @@ class EpollPoller(PollerBase):
         for fd, ev in ready:
             try:
                 pd = pds[fd]
-            except KeyError:          # no PollDesc's: the wake-up descriptor
+            except KeyError:          # not a PollDesc's: the wake-up descriptor
                 n -= 1
                 if fd == self._wakeup.fd:
                     self._wakeup.drain()

@@ -8,9 +8,9 @@ cannot, but we can say which one it is.  The scheduler counts its batches
 (``Runtime.ticks``), counts down the goroutines left in the current batch
 (``Runtime.batch``: each park hands over to the next one) and marks when it
 is blocked in the poller (``Runtime.polling``).  A watchdog thread samples
-them; if neither count has moved for ``threshold`` seconds while the runtime is not polling, it
-prints the running goroutine's stack (taken from ``sys._current_frames``) to
-stderr, once per stall.
+them; if neither count has moved for ``threshold`` seconds while the
+runtime is not polling, it prints the running goroutine's stack (taken
+from ``sys._current_frames``) to stderr, once per stall.
 
 Enable it with ``NETPOLL_WATCHDOG=SECONDS`` (read when a runtime is created)
 or ``netpoll.set_watchdog(seconds)``; ``set_watchdog(None)`` stops it.
