@@ -23,7 +23,11 @@ $(STAMP_DEMO): $(PY) pyproject.toml
 
 venv: $(STAMP_TEST)
 
+# The tests drive real peers (openssl, curl, wrk, redis-server, PostgreSQL,
+# network namespaces): scripts/system-deps.sh installs them when root, or
+# fails naming what is missing.
 test: $(STAMP_TEST)
+	bash scripts/system-deps.sh
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 demo: $(STAMP_DEMO)
