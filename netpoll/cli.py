@@ -13,6 +13,7 @@ subcommands:
   echo    an echo server, one goroutine per connection (used by the benchmarks)
   demo    select vs poll vs epoll (and a thread-per-connection server) serving
           the same active clients while idle connections pile up: table + plot
+  serve   serve a WSGI application (MODULE:APP) with netpoll.http
   pollers list the poller backends available on this OS
 
 Run `netpoll SUBCOMMAND --help` for the options of each.
@@ -96,6 +97,9 @@ def build_parser():
     demo.add_argument("--no-threads", action="store_true",
                       help="skip the thread-per-connection reference server")
 
+    from netpoll.http.cli import add_parser as add_serve_parser   # netpoll.http owns it
+    add_serve_parser(sub, _positive)
+
     sub.add_parser("pollers", help="list the poller backends available on this OS",
                    description="Print the available poller backends, best (the default) first.")
     return parser
@@ -117,6 +121,9 @@ def main(argv=None):
         return run_demo(idle=args.idle, active=args.active, seconds=args.seconds,
                         warmup=args.warmup, retries=args.retries,
                         out=args.out, json_out=args.json, threads=not args.no_threads)
+    if args.command == "serve":
+        from netpoll.http.cli import run as serve
+        return serve(args, parser)
     if args.command == "pollers":
         for name in netpoll.pollers():
             print(name)

@@ -13,12 +13,21 @@ Go's timeouts and graceful ``shutdown``.  Needs the ``http`` extra
     cli.py         ``netpoll serve MODULE:APP``
 """
 
-try:
-    import httptools  # noqa: F401
-except ImportError as exc:           # pragma: no cover - depends on the install
-    raise ImportError("netpoll.http needs httptools: pip install 'netpoll[http]'") from exc
-
-from .body import BodyError, FileWrapper
-from .server import Server
-
 __all__ = ["Server", "BodyError", "FileWrapper"]
+
+
+def __getattr__(name):
+    # Imported on first use, so that ``netpoll serve --help`` and the CLI's
+    # parser work without httptools; using the server without it says what
+    # to install.
+    if name in __all__:
+        try:
+            import httptools  # noqa: F401
+        except ImportError as exc:
+            raise ImportError("netpoll.http needs httptools: "
+                              "pip install 'netpoll[http]'") from exc
+        from . import body, server
+        globals().update(Server=server.Server, BodyError=body.BodyError,
+                         FileWrapper=body.FileWrapper)
+        return globals()[name]
+    raise AttributeError(f"module 'netpoll.http' has no attribute {name!r}")
