@@ -446,13 +446,29 @@ class Connection:
             elif type(result) is FileWrapper and self.can_sendfile(result):
                 self.send_file(result)
             else:
+                # Hold the first piece back: if it is the only one, the
+                # answer gets a Content-Length and goes out in one write
+                # (Go buffers the start of a body the same way).
+                first = None
                 for data in result:
                     if data:
+                        if first is None and not self.sent:
+                            first = data
+                            continue
+                        if first is not None:
+                            self.write(first)
+                            first = None
                         self.write(data)
                 if not self.sent:
                     if self.status is None:
                         raise AssertionError("the application did not call start_response")
-                    self.out(self.make_head(0))
+                    n = 0 if first is None else len(first)
+                    head = self.make_head(n)
+                    if self.left is not None and self.left != n and not self.no_body:
+                        self.keep = False
+                        first = first[:self.left] if first else first
+                    self.out(head if self.no_body or not first else head + first)
+                    self.left = None
                 if self.chunked:
                     self.out(b"0\r\n\r\n")
                 elif self.left:
