@@ -175,7 +175,7 @@ class Connection:
         self.url = b""
         self.in_head = True
         self.head_size = 0
-        self.head_raw = 0
+        self.head_raw = -1       # the head began in the read being parsed
         self.nheaders = 0
 
     def on_url(self, url):
@@ -291,12 +291,15 @@ class Connection:
         except HttpParserError as exc:
             self._failed(400, exc)
         else:
-            # A head that has not ended yet: llhttp buffers nothing, but
-            # httptools holds an unfinished header line, so bound the bytes
-            # fed since the head began (with one read of slack).
+            # A head that has not ended yet: httptools holds an unfinished
+            # header line we have not been told about, so count the raw
+            # bytes too: in the read where the head began, what the
+            # callbacks saw; in every later read, all of it (all head).
             if self.in_head:
-                self.head_raw += len(data)
-                if self.head_raw > self.max_header + READ_SIZE:
+                raw = self.head_raw
+                raw = self.head_size if raw < 0 else raw + len(data)
+                self.head_raw = raw
+                if raw > self.max_header:
                     self._failed(431, None)
 
     def _failed(self, status, exc):
@@ -430,6 +433,8 @@ class Connection:
         result = None
         try:
             result = app(env, self.start_response)
+            if inp.error is not None:
+                raise inp.error          # the app caught it: its answer is not sent
             if type(result) is list and self.status is not None and not self.sent:
                 # speed: the common answer, a list of byte strings: head and
                 # body go out in one write
