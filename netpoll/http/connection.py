@@ -583,6 +583,8 @@ class Connection:
                 self.keep = False            # HTTP/1.0: the end of the body is the close
         if not has_date:
             append(_date_line())
+        if self.server.shutting_down:
+            self.keep = False                # Go: doKeepAlives() is false now
         if not self.keep:
             append("Connection: close\r\n")
         elif self.version != "HTTP/1.1":
