@@ -134,7 +134,7 @@ class Connection:
 
     __slots__ = (
         "server", "conn", "parser", "queue", "base", "env", "url", "body",
-        "in_head", "head_size", "head_raw", "nheaders", "plain", "dead", "body_dl", "error", "closing", "idle", "served",
+        "in_head", "head_size", "head_raw", "nheaders", "plain", "dead", "body_dl", "completed", "error", "closing", "idle", "served",
         "rdl", "max_header", "max_body",
         # the answer being written
         "status", "headers", "sent", "keep", "chunked", "head_only", "no_body",
@@ -155,6 +155,7 @@ class Connection:
         self.head_raw = 0
         self.nheaders = 0
         self.plain = server.tls_context is None
+        self.completed = 0       # requests parsed whole so far
         self.dead = False        # our socket failed: no answer can be sent
         self.body_dl = None      # the read deadline of the body being read
         self.error = 0           # a status to answer once the queue is empty
@@ -275,12 +276,14 @@ class Connection:
         if body is not EMPTY:
             body.done = True
         self.body = None
+        self.completed += 1
 
     # -- reading ---------------------------------------------------------------
 
     def feed(self, data):
         """Parse ``data``; a parse error is kept (``error`` or the body's)
         to be answered in order."""
+        completed = self.completed
         try:
             self.parser.feed_data(data)
         except HttpParserCallbackError as exc:
@@ -297,7 +300,13 @@ class Connection:
             # callbacks saw; in every later read, all of it (all head).
             if self.in_head:
                 raw = self.head_raw
-                raw = self.head_size if raw < 0 else raw + len(data)
+                if raw >= 0:
+                    raw += len(data)
+                elif self.completed != completed:
+                    raw = self.head_size    # after pipelined requests: what we saw
+                else:
+                    raw = len(data)         # the read holds this head only
+
                 self.head_raw = raw
                 if raw > self.max_header:
                     self._failed(431, None)

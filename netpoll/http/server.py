@@ -103,6 +103,9 @@ class Server:
             "wsgi.errors": self.error_log, "wsgi.multithread": False,
             "wsgi.multiprocess": self.multiprocess, "wsgi.run_once": False,
             "wsgi.file_wrapper": FileWrapper,
+            # wsgi.input returns b"" at the end of the body, chunked or not
+            # (werkzeug reads a chunked body only when this says so)
+            "wsgi.input_terminated": True,
         }
         if getattr(remote, "port", None) is not None:
             env["REMOTE_PORT"] = str(remote.port)
