@@ -88,24 +88,24 @@ def _header_key(name):
 
 
 _METHODS = {}              # b"GET" -> "GET"
-_PROTOCOLS = {"1.1": "HTTP/1.1", "1.0": "HTTP/1.0"}
 _PATHS = {}                # b"/" -> "/": small bounded cache of decoded paths
 
 
-class _Date:
-    """The Date header line, formatted once a second (speed)."""
-
-    second = -1
-    line = ""
+# The Date header, formatted once a second (speed): valid until _date_next.
+_date = ""
+_date_next = 0.0
+_time = time.time
 
 
 def _date_line():
-    now = time.time()
-    sec = int(now)
-    if sec != _Date.second:
-        _Date.line = "Date: " + time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(sec)) + "\r\n"
-        _Date.second = sec
-    return _Date.line
+    """``Date: ...`` for now (no CRLF)."""
+    global _date, _date_next
+    now = _time()
+    if now >= _date_next:
+        sec = int(now)
+        _date = "Date: " + time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(sec))
+        _date_next = sec + 1.0
+    return _date
 
 
 class HTTPError(Exception):
@@ -119,13 +119,30 @@ class HTTPError(Exception):
 def error_answer(status, close=True):
     reason = REASONS.get(status, "Error")
     body = f"{status} {reason}\n"
-    return (f"HTTP/1.1 {status} {reason}\r\n{_date_line()}"
+    return (f"HTTP/1.1 {status} {reason}\r\n{_date_line()}\r\n"
             f"Content-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
             f"Connection: close\r\n\r\n{body}").encode("latin-1")
 
 
-_SPECIAL = frozenset({"content-length", "connection", "transfer-encoding", "date"})
-_NO_BODY = ("1", "204", "304")
+# Response header name as the app spells it -> what the server does with
+# it: 0 pass it on, 1 Content-Length, 2 Connection, 3 Transfer-Encoding
+# (ours to set), 4 Date.  A bounded cache of names (speed: one dict lookup
+# per header instead of lower() and a set test).
+_KINDS = {}
+_KIND_OF = {"content-length": 1, "connection": 2, "transfer-encoding": 3, "date": 4}
+
+
+def _kind(name):
+    kind = _KIND_OF.get(name.lower(), 0)
+    if len(_KINDS) < _MAX_CACHED:
+        _KINDS[name] = kind
+    return kind
+
+
+# Statuses whose answers have no body.
+_BODYLESS = frozenset({"100", "101", "102", "103", "204", "304"})
+# Pipelined answers are gathered into one write up to this size.
+MAX_BATCH = 65536
 
 
 class Connection:
@@ -134,11 +151,11 @@ class Connection:
 
     __slots__ = (
         "server", "conn", "parser", "queue", "base", "env", "url", "body",
-        "in_head", "head_size", "head_raw", "nheaders", "plain", "dead", "body_dl", "completed", "error", "closing", "idle", "served",
+        "in_head", "head_size", "head_raw", "plain", "dead", "body_dl", "completed",
+        "pending", "pending_size", "timeouts", "error", "closing", "idle", "served",
         "rdl", "max_header", "max_body",
         # the answer being written
-        "status", "headers", "sent", "keep", "chunked", "head_only", "no_body",
-        "left", "version",
+        "status", "headers", "sent", "keep", "chunked", "no_body", "left", "renv",
     )
 
     def __init__(self, server, conn, base):
@@ -153,7 +170,10 @@ class Connection:
         self.in_head = False     # a head has begun and not ended
         self.head_size = 0
         self.head_raw = 0
-        self.nheaders = 0
+        self.pending = []        # answers not written yet (pipelined requests follow)
+        self.pending_size = 0
+        # any of the timeouts that need a deadline per request
+        self.timeouts = server.write_timeout is not None or server.read_timeout is not None
         self.plain = server.tls_context is None
         self.completed = 0       # requests parsed whole so far
         self.dead = False        # our socket failed: no answer can be sent
@@ -170,6 +190,9 @@ class Connection:
 
     # -- parser callbacks (llhttp -> httptools -> here) ------------------------
 
+    # The head's size is checked where it ends (on_headers_complete) and,
+    # for a head that spans reads, after each read (feed): not per header.
+
     def on_message_begin(self):
         # speed: one dict copy gives every constant key of the environ
         self.env = self.base.copy()
@@ -177,48 +200,41 @@ class Connection:
         self.in_head = True
         self.head_size = 0
         self.head_raw = -1       # the head began in the read being parsed
-        self.nheaders = 0
 
     def on_url(self, url):
-        # may come in pieces when the request line spans reads
-        self.url += url
-        self.head_size += len(url)
-        if self.head_size > self.max_header:
-            raise HTTPError(431)
+        self.url += url          # may come in pieces when the line spans reads
 
     def on_header(self, name, value):
-        self.head_size += len(name) + len(value) + 4
-        self.nheaders += 1
-        if self.head_size > self.max_header or self.nheaders > MAX_HEADERS:
-            raise HTTPError(431)
+        self.head_size += len(name) + len(value)
         key = _HEADER_KEYS.get(name, 0)
         if key == 0:
             key = _header_key(name)
-        if key is not None:
-            env = self.env
+        if key:
             value = value.decode("latin-1")
-            if key in env:
-                env[key] += ("; " if key == "HTTP_COOKIE" else ",") + value
-            else:
-                env[key] = value
+            # speed: one lookup for the common case, a header seen once
+            old = self.env.setdefault(key, value)
+            if old is not value:
+                self.env[key] = old + ("; " if key == "HTTP_COOKIE" else ",") + value
 
     def on_headers_complete(self):
         self.in_head = False
         env = self.env
+        url = self.url
+        if self.head_size + len(url) > self.max_header or len(env) > MAX_HEADERS:
+            raise HTTPError(431)
         parser = self.parser
         version = parser.get_http_version()
-        protocol = _PROTOCOLS.get(version)
-        if protocol is None:
-            if not version.startswith("1."):
-                raise HTTPError(505)
-            protocol = "HTTP/" + version
-        env["SERVER_PROTOCOL"] = protocol
+        if version == "1.1":
+            env["SERVER_PROTOCOL"] = "HTTP/1.1"
+        elif version[:2] == "1.":
+            env["SERVER_PROTOCOL"] = "HTTP/" + version
+        else:
+            raise HTTPError(505)
         method = parser.get_method()
-        name = _METHODS.get(method)
-        if name is None:
-            name = _METHODS[method] = method.decode("ascii")
-        env["REQUEST_METHOD"] = name
-        url = self.url
+        try:
+            env["REQUEST_METHOD"] = _METHODS[method]
+        except KeyError:
+            env["REQUEST_METHOD"] = _METHODS[method] = method.decode("ascii")
         if url[:1] != b"/":
             self._absolute_url(env, url)
         else:
@@ -232,9 +248,8 @@ class Connection:
             env["PATH_INFO"] = p
             if q:
                 env["QUERY_STRING"] = query.decode("latin-1")
-        te = env.get("HTTP_TRANSFER_ENCODING")
-        if te is not None:
-            if te.strip().lower() != "chunked":
+        if "HTTP_TRANSFER_ENCODING" in env:
+            if env["HTTP_TRANSFER_ENCODING"].strip().lower() != "chunked":
                 raise HTTPError(501)       # gzip, chunked; identity; ...
             inp = Input(self, env.get("HTTP_EXPECT", "").lower() == "100-continue")
         elif "CONTENT_LENGTH" in env:
@@ -327,6 +342,8 @@ class Connection:
         """Read and parse more of ``inp``, the body of the request being
         answered (called by ``Input`` when its buffer runs out)."""
         conn = self.conn
+        if self.pending:
+            self.flush()             # the client may wait for them before sending more
         if inp.expect:
             inp.expect = False
             if not self.sent:
@@ -407,14 +424,13 @@ class Connection:
         try:
             while queue or self.wait_request():
                 env, keep = queue.popleft()
-                if srv.shutting_down:
-                    keep = False
                 if self.closing and not queue and not self.error:
                     keep = False     # an upgrade or broken body follows: close after
-                if srv.write_timeout is not None:
-                    conn.set_write_deadline(time.monotonic() + srv.write_timeout)
-                if srv.read_timeout is not None:
-                    self.body_dl = time.monotonic() + srv.read_timeout
+                if self.timeouts:
+                    if srv.write_timeout is not None:
+                        conn.set_write_deadline(time.monotonic() + srv.write_timeout)
+                    if srv.read_timeout is not None:
+                        self.body_dl = time.monotonic() + srv.read_timeout
                 if not self.respond(app, env, keep) or srv.shutting_down:
                     return
                 self.served += 1
@@ -423,6 +439,11 @@ class Connection:
         except OSError:
             pass                     # reset, broken pipe, closed by shutdown
         finally:
+            if self.pending and not self.dead:
+                try:
+                    self.flush()
+                except OSError:
+                    pass
             conn.close()
 
     def respond(self, app, env, keep):
@@ -436,9 +457,8 @@ class Connection:
         self.sent = False
         self.keep = keep
         self.chunked = False
-        self.version = env["SERVER_PROTOCOL"]
-        self.head_only = env["REQUEST_METHOD"] == "HEAD"
         self.left = None
+        self.renv = env
         result = None
         try:
             result = app(env, self.start_response)
@@ -450,13 +470,18 @@ class Connection:
                 n = len(result)
                 body = result[0] if n == 1 else b"".join(result)
                 head = self.make_head(len(body))
-                if self.no_body:
-                    self.out(head)
-                else:
+                if not self.no_body:
                     if self.left is not None and self.left != len(body):
                         self.keep = False    # declared length and body disagree
                         body = body[:self.left]
-                    self.out(head + body)
+                    head += body
+                # speed: answers to pipelined requests already parsed are
+                # gathered into one write (the order is kept)
+                if self.queue and self.keep and self.pending_size < MAX_BATCH:
+                    self.pending.append(head)
+                    self.pending_size += len(head)
+                else:
+                    self.out(head)
             elif type(result) is FileWrapper and self.can_sendfile(result):
                 self.send_file(result)
             else:
@@ -495,7 +520,7 @@ class Connection:
             self.app_error(env)
             return False
         finally:
-            if result is not None and hasattr(result, "close"):
+            if type(result) is not list and hasattr(result, "close"):
                 try:
                     result.close()
                 except Exception:
@@ -512,13 +537,24 @@ class Connection:
         return self.keep
 
     def out(self, data):
-        """Write to the client; a failure marks the connection dead, so an
-        OSError from it is not taken for the application's."""
+        """Write to the client (after the answers gathered in ``pending``);
+        a failure marks the connection dead, so an OSError from it is not
+        taken for the application's."""
+        pending = self.pending
+        if pending:
+            pending.append(data)
+            data = b"".join(pending)
+            pending.clear()
+            self.pending_size = 0
         try:
             self.conn.write(data)
         except OSError:
             self.dead = True
             raise
+
+    def flush(self):
+        if self.pending:
+            self.out(b"")
 
     def discard(self, inp):
         """Read and drop the unread rest of a body (up to MAX_DRAIN) so the
@@ -555,26 +591,30 @@ class Connection:
         """The status line and headers of the answer, as bytes; ``length``
         is the body's length if known, else None (chunked or close)."""
         status = self.status
-        parts = ["HTTP/1.1 " + status + "\r\n"]     # one line per item
-        append = parts.append
+        lines = ["HTTP/1.1 " + status]        # joined with CRLF at the end
+        append = lines.append
         declared = None
         has_date = False
         for name, value in self.headers:
-            lower = name.lower()
-            if lower in _SPECIAL:
-                if lower == "content-length":
+            kind = _KINDS.get(name)
+            if kind is None:
+                kind = _kind(name)
+            if kind:
+                if kind == 1:
                     declared = value
-                elif lower == "connection":
+                elif kind == 2:
                     if "close" in value.lower():
                         self.keep = False
                     continue                 # ours to set
-                elif lower == "transfer-encoding":
+                elif kind == 3:
                     continue                 # ours to set (hop-by-hop)
                 else:
                     has_date = True
-            append(name + ": " + value + "\r\n")
-        bodyless = status[:3] in ("204", "304") or status[:1] == "1"
-        no_body = self.no_body = bodyless or self.head_only
+            append(f"{name}: {value}")
+        env = self.renv
+        bodyless = status[:3] in _BODYLESS
+        head_only = env["REQUEST_METHOD"] == "HEAD"
+        no_body = self.no_body = bodyless or head_only
         if declared is not None:
             try:
                 self.left = int(declared)
@@ -583,26 +623,26 @@ class Connection:
         elif length is not None:
             # HEAD: the length of the body a GET would get, if the app gave one
             if not no_body or (length and not bodyless):
-                append("Content-Length: " + str(length) + "\r\n")
+                append(f"Content-Length: {length}")
         elif not no_body:
-            if self.version == "HTTP/1.1":
+            if env["SERVER_PROTOCOL"] == "HTTP/1.1":
                 self.chunked = True
-                append("Transfer-Encoding: chunked\r\n")
+                append("Transfer-Encoding: chunked")
             else:
                 self.keep = False            # HTTP/1.0: the end of the body is the close
         if not has_date:
-            append(_date_line())
+            append(_date if _time() < _date_next else _date_line())
         if self.server.shutting_down:
             self.keep = False                # Go: doKeepAlives() is false now
         if not self.keep:
-            append("Connection: close\r\n")
-        elif self.version != "HTTP/1.1":
-            append("Connection: keep-alive\r\n")
+            append("Connection: close")
+        elif env["SERVER_PROTOCOL"] != "HTTP/1.1":
+            append("Connection: keep-alive")
         append("\r\n")
-        head = "".join(parts)
-        # No CR or LF inside a header (response splitting): a line count
-        # in C instead of a test per value (speed).
-        n = len(parts)
+        head = "\r\n".join(lines)
+        # No CR or LF inside a header (response splitting): count them in
+        # C instead of testing every value (speed).
+        n = len(lines)
         if head.count("\n") != n or head.count("\r") != n:
             self._check_lines(head)
         self.sent = True
@@ -672,7 +712,7 @@ class Connection:
         if not self.sent:
             self.status = "500 Internal Server Error"
             try:
-                self.conn.write(error_answer(500))
+                self.out(error_answer(500))
             except OSError:
                 pass
 
@@ -693,6 +733,7 @@ class Connection:
         self.status = str(status)
         conn = self.conn
         try:
+            self.flush()
             conn.set_write_deadline(time.monotonic() + LINGER)
             conn.write(error_answer(status))
             conn.close_write()
