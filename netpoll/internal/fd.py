@@ -27,14 +27,18 @@ checks the thread first and raises RuntimeError on any other.
 Three departures from Go's loop, all in the read path:
 
 * The drained-read shortcut (nginx does the same with EPOLLET).  When a read
-  of a stream socket under an edge-triggered poller returns fewer bytes than
+  of a TCP socket under an edge-triggered poller returns fewer bytes than
   asked, the socket's receive queue was empty at that moment, and any byte
   that arrives later raises a new edge.  So the next read skips the system
   call that would only fail with EAGAIN (in Python, an exception raised and
   caught: the dearest part of a read) and waits for the edge at once; if the
   edge already came, ``pd.wait`` returns without parking.  EOF and errors
-  raise one edge only, possibly the one already consumed, so once the poller
-  has reported hang-up (``pd.hup``) reads always try the system call.
+  raise one edge only, possibly the one already consumed, and a read stops
+  short at an urgent mark with data still queued, so once the poller has
+  reported hang-up or urgent data (``pd.hup``) reads always try the system
+  call.  AF_UNIX streams never use the shortcut: their reads also stop
+  early after a message carrying descriptors (SCM_RIGHTS) or at a change of
+  sender, with no edge to announce what is left.
 * Adaptive read size.  ``read(65536)`` does not ask the kernel for 64 KiB
   at once: CPython's ``recv(n)`` mallocs an n-byte bytes object and shrinks
   it to what arrived, and a 64 KiB malloc/realloc pair per 64-byte message
@@ -70,6 +74,7 @@ _IOV_MAX = min(getattr(socket, "IOV_MAX", 1024) or 1024, 1024)
 _RBUSY = CLOSED | RLOCK | RSHUT
 _WBUSY = CLOSED | WLOCK
 _CONNECTING = (errno.EINPROGRESS, errno.EALREADY, errno.EINTR)
+_TCP_FAMILIES = (socket.AF_INET, socket.AF_INET6)
 _NOT_DRAINED = ~DRAINED
 _RLOCK_REF = RLOCK + REF           # one addition takes the lock and a reference
 _WLOCK_REF = WLOCK + REF
@@ -101,8 +106,12 @@ class FD(FDMutex):
         self.sysfd = sock.fileno()
         self.tid = get_ident()
         self.pd = pd = poll_open(self.sysfd)
-        # DRAINED if the drained-read shortcut applies to this socket.
-        self.drain_hint = DRAINED if sock.type == socket.SOCK_STREAM and not pd.lt else 0
+        # DRAINED if the drained-read shortcut applies to this socket: a TCP
+        # stream under an edge-triggered poller.  Not AF_UNIX streams: their
+        # reads stop early at a message carrying SCM_RIGHTS, at a change of
+        # sender credentials and at an OOB mark, with data still queued.
+        self.drain_hint = DRAINED if (sock.type == socket.SOCK_STREAM and not pd.lt
+                                      and sock.family in _TCP_FAMILIES) else 0
         self.streak = 0
         # A datagram read must ask for all n bytes (the kernel discards what
         # does not fit), so only streams adapt their request size.

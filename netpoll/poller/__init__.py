@@ -22,7 +22,10 @@ MODE_READ = 1
 MODE_WRITE = 2
 # Passed to netpollready with MODE_READ when the kernel reported hang-up or
 # an error (EPOLLRDHUP/HUP/ERR, EV_EOF): EOF or an error is pending and no
-# further edge will announce it.
+# further edge will announce it; or urgent data (EPOLLPRI): a read stops
+# short at its mark with data still queued.  Either way a short read no
+# longer proves the receive queue empty (PollDesc.hup, FD's drained-read
+# shortcut).
 MODE_HUP = 4
 
 
