@@ -29,6 +29,14 @@ MODE_WRITE = 2
 MODE_HUP = 4
 
 
+# The longest a poller waits in one call, in seconds: every backend clamps
+# a longer timeout (a far-future deadline, inf) to it and the scheduler
+# simply waits again.  epoll_wait and poll take an int of milliseconds
+# (about 24.8 days at most) and select and kqueue a timeval / timespec that
+# CPython refuses past about 292 years; Go caps its wait at 1e9 ms too.
+MAX_WAIT = 1e6
+
+
 class Poller(Protocol):
     """What a poller backend must provide (Go: netpollinit, netpollopen, ...)."""
 
@@ -68,7 +76,8 @@ class Poller(Protocol):
 
     def wait(self, timeout: Optional[float]) -> None:
         """Block until a descriptor is ready, ``timeout`` seconds pass
-        (None: no limit; 0: do not block) or ``wakeup`` is called (Go:
+        (None: no limit; 0: do not block; more than MAX_WAIT, inf included:
+        MAX_WAIT) or ``wakeup`` is called (Go:
         netpoll(delay)).  Calls ``pd.netpollready(mode)`` for each ready
         descriptor before returning, and nothing else: no goroutine runs
         inside ``wait``."""
@@ -119,7 +128,7 @@ def resolve(name=None):
     if key not in VALID_NAMES:
         raise ValueError(
             f"unknown poller {name!r}: valid pollers are "
-            f"{', '.join(VALID_NAMES)}")
+            f"{', '.join(_AVAILABLE + ('auto',))}")
     if key not in _AVAILABLE:
         raise ValueError(
             f"poller {key!r} is not available on this OS: available pollers "

@@ -17,7 +17,9 @@ Facts about epoll this backend relies on:
   urgent mark while data is still queued after it, so the FD's drained-read
   shortcut is no longer safe for this descriptor.
 * epoll_wait's timeout is in milliseconds; CPython rounds a float timeout up,
-  so a wait never returns before the timer it waits for is due.
+  so a wait never returns before the timer it waits for is due.  A longer
+  timeout than MAX_WAIT (which CPython would refuse with OverflowError past
+  about 24.8 days) waits MAX_WAIT.
 * Python's binding carries only the descriptor number as epoll's user data
   (Go stores a tagged pointer to the pollDesc).  The fd → PollDesc table is
   the tag here; it cannot go stale because a descriptor is deleted from epoll
@@ -27,7 +29,7 @@ Facts about epoll this backend relies on:
 
 import select
 
-from . import MODE_HUP, MODE_READ, MODE_WRITE
+from . import MAX_WAIT, MODE_HUP, MODE_READ, MODE_WRITE
 from .base import PollerBase
 
 _EPOLLIN = select.EPOLLIN
@@ -102,7 +104,8 @@ class EpollPoller(PollerBase):
     def wait(self, timeout):
         self.polls += 1
         try:
-            ready = self._ep.poll(-1 if timeout is None else timeout)
+            ready = self._ep.poll(-1 if timeout is None else
+                                  timeout if timeout < MAX_WAIT else MAX_WAIT)
         except InterruptedError:
             return
         pds = self._pds

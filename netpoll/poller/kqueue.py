@@ -10,7 +10,7 @@ the fd → PollDesc table honest).
 
 import select
 
-from . import MODE_HUP, MODE_READ, MODE_WRITE
+from . import MAX_WAIT, MODE_HUP, MODE_READ, MODE_WRITE
 from .base import PollerBase
 
 
@@ -43,7 +43,8 @@ class KqueuePoller(PollerBase):
     def wait(self, timeout):
         self.polls += 1
         try:
-            ready = self._kq.control(None, 1024, timeout)
+            ready = self._kq.control(None, 1024, timeout if timeout is None or
+                                     timeout < MAX_WAIT else MAX_WAIT)
         except InterruptedError:
             return
         pds = self._pds

@@ -13,7 +13,7 @@ the kernel between calls.
 import errno
 import select
 
-from . import MODE_READ, MODE_WRITE
+from . import MAX_WAIT, MODE_READ, MODE_WRITE
 from .base import PollerBase
 
 FD_SETSIZE = 1024
@@ -68,7 +68,8 @@ class SelectPoller(PollerBase):
         self.polls += 1
         rset, wset = self._rset, self._wset
         try:
-            r, w, _ = select.select(rset, wset, (), timeout)
+            r, w, _ = select.select(rset, wset, (), timeout if timeout is None or
+                                    timeout < MAX_WAIT else MAX_WAIT)
         except InterruptedError:
             return
         pds = self._pds
