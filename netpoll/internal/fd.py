@@ -129,8 +129,7 @@ class FD(FDMutex):
 
     def read(self, n):
         """Up to ``n`` bytes; b"" at EOF or after ``shutdown_read``."""
-        # Speed trick: _read_lock inlined (one bit test, one addition).
-        s = self.state
+        s = self.state                    # speed trick: _read_lock, inlined
         if s & _RBUSY or self.tid != get_ident():
             if not self._read_lock_slow():
                 return b""
@@ -146,44 +145,48 @@ class FD(FDMutex):
             pd = self.pd
             if s & DRAINED and not pd.hup:
                 code = pd.wait(MODE_READ)         # the drained-read shortcut
-                streak = 0
+                self.streak = 0
             else:
-                code = pd.prepare(MODE_READ)
-                streak = self.streak + 1          # fairness
-                if streak > FAIR_READS:
-                    streak = 0
-                    gosched()
+                code = pd.prepare(MODE_READ)      # fairness: yield now and then
+                self.streak = self.streak + 1 if self.streak < FAIR_READS else _yield_turn()
             if code:
                 raise self._poll_error(code, MODE_READ)
-            try:
-                # read(2), not sock.recv: os.read parses its arguments
-                # without building a tuple, sock.recv does not.
+            try:                          # speed trick: os.read parses no tuple
                 data = _sysread(self.sysfd, asked)
             except BlockingIOError:
                 data = self._read_wait(asked)
-                streak = 0
-            self.streak = streak
-            got = len(data)
-            if got < asked:
-                if not s & DRAINED:
-                    self.state |= self.drain_hint
-                if asked > READ_MIN and got <= asked >> 2 and asked == self.rsize:
-                    self.rsize = asked >> 1
-            else:
-                if s & DRAINED:
-                    self.state &= _NOT_DRAINED
-                if asked < n:
-                    self.rsize = asked << 1
+            if len(data) < asked:         # the common case needs no bookkeeping
+                if asked > READ_MIN or not s & DRAINED:
+                    self._after_short_read(s, asked, len(data))
+            elif s & DRAINED or asked < n:
+                self._after_full_read(s, asked, n)
             return data
-        finally:
-            # Speed trick: _read_unlock inlined.
+        finally:                          # speed trick: _read_unlock, inlined
             s = self.state - _RLOCK_REF
             self.state = s
             if s & CLOSED or self.read_waiters:
                 self._unlock_slow(RLOCK, s)
 
+    def _after_short_read(self, s, asked, got):
+        """A read got less than it asked for: the queue is empty (DRAINED,
+        where the shortcut applies), and a request four times too big
+        halves the read size."""
+        if not s & DRAINED:
+            self.state |= self.drain_hint
+        if asked > READ_MIN and got <= asked >> 2 and asked == self.rsize:
+            self.rsize = asked >> 1
+
+    def _after_full_read(self, s, asked, n):
+        """A read filled its request: more may be queued (not DRAINED), and
+        a request smaller than ``n`` doubles the read size."""
+        if s & DRAINED:
+            self.state &= _NOT_DRAINED
+        if asked < n:
+            self.rsize = asked << 1
+
     def _read_wait(self, asked):
         """FD.read's slow path: nothing to read, park until there is."""
+        self.streak = 0
         pd = self.pd
         while True:
             code = pd.wait(MODE_READ)
@@ -195,14 +198,10 @@ class FD(FDMutex):
                 pass
 
     def read_into(self, buf, nbytes=0):
-        """Read into ``buf``; the number of bytes read, 0 at EOF.
-
-        The steps of ``read`` (lock, drained-read shortcut, fairness, retry,
-        drained bookkeeping) spelled out again rather than shared through a
-        helper: both are hot paths, and a call per read costs more than the
-        repetition.  A change to one belongs in the other."""
-        # Speed trick: _read_lock inlined.
-        s = self.state
+        """Read into ``buf``; the number of bytes read, 0 at EOF.  Spells
+        ``read``'s steps out again (a call per read would cost more than the
+        repetition): a change to one belongs in the other."""
+        s = self.state                    # speed trick: _read_lock, inlined
         if s & _RBUSY or self.tid != get_ident():
             if not self._read_lock_slow():
                 return 0
@@ -216,29 +215,23 @@ class FD(FDMutex):
             pd = self.pd
             if s & DRAINED and not pd.hup:
                 code = pd.wait(MODE_READ)         # the drained-read shortcut
-                streak = 0
+                self.streak = 0
             else:
-                code = pd.prepare(MODE_READ)
-                streak = self.streak + 1          # fairness
-                if streak > FAIR_READS:
-                    streak = 0
-                    gosched()
+                code = pd.prepare(MODE_READ)      # fairness: yield now and then
+                self.streak = self.streak + 1 if self.streak < FAIR_READS else _yield_turn()
             if code:
                 raise self._poll_error(code, MODE_READ)
             try:
                 got = self.sock.recv_into(buf, nbytes)
             except BlockingIOError:
                 got = self._read_into_wait(buf, nbytes)
-                streak = 0
-            self.streak = streak
             if got < want:
                 if not s & DRAINED:
                     self.state |= self.drain_hint
             elif s & DRAINED:
                 self.state &= _NOT_DRAINED
             return got
-        finally:
-            # Speed trick: _read_unlock inlined.
+        finally:                          # speed trick: _read_unlock, inlined
             s = self.state - _RLOCK_REF
             self.state = s
             if s & CLOSED or self.read_waiters:
@@ -246,6 +239,7 @@ class FD(FDMutex):
 
     def _read_into_wait(self, buf, nbytes):
         """FD.read_into's slow path: nothing to read, park until there is."""
+        self.streak = 0
         return self._attempt_wait(MODE_READ, self.sock.recv_into, buf, nbytes)
 
     def recvfrom(self, n):
@@ -280,8 +274,7 @@ class FD(FDMutex):
         """Send all of ``data``, parking while the socket buffer is full.
         A deadline that passes meanwhile raises DeadlineExceededError with
         ``written`` set to the bytes already sent."""
-        # Speed trick: _write_lock inlined.
-        s = self.state
+        s = self.state                    # speed trick: _write_lock, inlined
         if s & _WBUSY or self.tid != get_ident():
             self._write_lock_slow()
         else:
@@ -307,8 +300,7 @@ class FD(FDMutex):
             except BlockingIOError:
                 n = 0
             return self._write_rest(data, n, total)
-        finally:
-            # Speed trick: _write_unlock inlined.
+        finally:                          # speed trick: _write_unlock, inlined
             s = self.state - _WLOCK_REF
             self.state = s
             if s & CLOSED or self.write_waiters:
@@ -647,6 +639,13 @@ class FD(FDMutex):
 
     def __repr__(self):
         return f"<FD {self.sysfd} state={self.state:#x}>"
+
+
+def _yield_turn():
+    """Fairness: a goroutine whose reads kept finding data lets the others
+    run (Go's scheduler would preempt it); its streak starts again."""
+    gosched()
+    return 0
 
 
 def _read_size(n):
