@@ -19,6 +19,7 @@ import traceback
 
 import netpoll
 from netpoll import net
+from netpoll.net.addr import split_address
 from netpoll.poller import resolve
 from netpoll.server import serve
 
@@ -64,7 +65,7 @@ def run(address, poller=None, workers=1, out=sys.stdout):
 
 def _run_workers(address, poller, workers, out):
     poller = resolve(poller)              # a bad name fails here, not in N workers
-    host, port = split_host_port(address)
+    host, port = split_address(address, "tcp")
     placeholder = None
     if port == 0:
         # Pick the port once, so that every worker listens on the same one.
@@ -131,12 +132,3 @@ def _run_workers(address, poller, workers, out):
         placeholder.close()
     return code
 
-
-def split_host_port(address):
-    """``"127.0.0.1:7000"`` / ``"[::1]:0"`` / ``":7000"`` -> (host, port)."""
-    if isinstance(address, tuple):
-        return address[0], int(address[1])
-    host, sep, port = address.rpartition(":")
-    if not sep:
-        raise ValueError(f"missing port in address {address!r}")
-    return host.strip("[]"), int(port)

@@ -198,9 +198,8 @@ class FD(FDMutex):
                 pass
 
     def read_into(self, buf, nbytes=0):
-        """Read into ``buf``; the number of bytes read, 0 at EOF.  Spells
-        ``read``'s steps out again (a call per read would cost more than the
-        repetition): a change to one belongs in the other."""
+        """Read into ``buf``; the byte count, 0 at EOF.  Spells read's steps
+        out again (a shared call costs more): change both or neither."""
         s = self.state                    # speed trick: _read_lock, inlined
         if s & _RBUSY or self.tid != get_ident():
             if not self._read_lock_slow():
@@ -212,6 +211,7 @@ class FD(FDMutex):
             want = nbytes or len(buf)
             if not want:
                 return 0
+            # read's steps again from here, on purpose (see the docstring).
             pd = self.pd
             if s & DRAINED and not pd.hup:
                 code = pd.wait(MODE_READ)         # the drained-read shortcut
@@ -454,30 +454,24 @@ class FD(FDMutex):
             self._unref()
 
     def setsockopt(self, level, opt, value):
-        self._ref()
-        try:
-            self.sock.setsockopt(level, opt, value)
-        finally:
-            self._unref()
+        self._with_ref("setsockopt", level, opt, value)
 
     def getsockopt(self, level, opt):
-        self._ref()
-        try:
-            return self.sock.getsockopt(level, opt)
-        finally:
-            self._unref()
+        return self._with_ref("getsockopt", level, opt)
 
     def getsockname(self):
-        self._ref()
-        try:
-            return self.sock.getsockname()
-        finally:
-            self._unref()
+        return self._with_ref("getsockname")
 
     def getpeername(self):
+        return self._with_ref("getpeername")
+
+    def _with_ref(self, method, *args):
+        """The socket's ``method`` called while holding a reference (Go:
+        incref / decref around a call that needs no lock); ClosedError
+        once closing."""
         self._ref()
         try:
-            return self.sock.getpeername()
+            return getattr(self.sock, method)(*args)
         finally:
             self._unref()
 

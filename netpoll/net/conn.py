@@ -24,6 +24,9 @@ _ADDR_CLASS = {
     "unix": UnixAddr, "unixgram": UnixAddr,
 }
 
+# What the socket module returns for an address, before conversion.
+_RAW_ADDRS = (tuple, str, bytes)
+
 # Keep-alive as Go sets it on dialed and accepted TCP connections.
 KEEPALIVE_PERIOD = 15
 
@@ -113,29 +116,35 @@ class Conn:
 
     # -- addresses -------------------------------------------------------------
 
+    # local_addr and remote_addr: the same lazy conversion of one address
+    # each (a property per address, as Go's LocalAddr / RemoteAddr).
+
     @property
     def local_addr(self):
         a = self._laddr
-        if a is None or type(a) in (tuple, str, bytes):
-            if a is None:
-                try:
-                    a = self.fd.getsockname()
-                except OSError as e:
-                    raise self._error("getsockname", e) from None
-            a = self._laddr = to_addr(_ADDR_CLASS[self.net], a, self.net)
+        if a is None or type(a) in _RAW_ADDRS:
+            a = self._laddr = self._address(a, True)
         return a
 
     @property
     def remote_addr(self):
+        """The peer's address; None if the socket is not connected."""
         a = self._raddr
-        if a is None or type(a) in (tuple, str, bytes):
-            if a is None:
-                try:
-                    a = self.fd.getpeername()
-                except OSError:
-                    return None
-            a = self._raddr = to_addr(_ADDR_CLASS[self.net], a, self.net)
+        if a is None or type(a) in _RAW_ADDRS:
+            a = self._raddr = self._address(a, False)
         return a
+
+    def _address(self, a, local):
+        """The address object for the raw socket address ``a``, looked up
+        first if ``a`` is None (None for the peer of an unconnected socket)."""
+        if a is None:
+            try:
+                a = self.fd.getsockname() if local else self.fd.getpeername()
+            except OSError as e:
+                if not local:
+                    return None
+                raise self._error("getsockname", e) from None
+        return to_addr(_ADDR_CLASS[self.net], a, self.net)
 
     def fileno(self):
         try:

@@ -72,7 +72,6 @@ del _i, _ev
 
 class EpollPoller(PollerBase):
     name = "epoll"
-    edge_triggered = True
 
     def __init__(self):
         super().__init__()

@@ -16,7 +16,6 @@ from .base import PollerBase
 
 class KqueuePoller(PollerBase):
     name = "kqueue"
-    edge_triggered = True
 
     def __init__(self):
         super().__init__()
