@@ -59,6 +59,7 @@ Three departures from Go's loop, all in the read path:
 import errno
 import socket
 import sys
+from math import isnan
 from os import read as _sysread
 from os import strerror as _strerror
 from threading import get_ident
@@ -669,8 +670,8 @@ def _byte_view(data, op):
 
 
 def _infinite_deadline(t):
-    """A deadline that is not below inf: inf means none; nan is refused."""
-    if t != t:
+    """A deadline that is not below inf: inf means none (None); nan is
+    refused."""
+    if isnan(t):
         raise ValueError("deadline is nan: give a time.monotonic() value, "
                          "or None for no deadline")
-    return None
