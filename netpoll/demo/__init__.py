@@ -132,8 +132,8 @@ def run_demo(idle=(0, 1000, 5000, 10000), active=32, seconds=2.0, warmup=0.5,
     try:
         report.plot(results, idle, active, out)
     except ImportError:
-        print("matplotlib is not installed: no plot (pip install 'netpoll[demo]')",
-              file=sys.stderr)
+        print("matplotlib is not installed: no plot (pip install matplotlib, or from a "
+              "clone of netpoll: pip install '.[demo]')", file=sys.stderr)
     else:
         print(f"plot: {os.path.abspath(out)}")
     return 1 if failed else 0
