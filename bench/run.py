@@ -15,7 +15,6 @@ See bench/README.md for the scenarios and caveats; bench/run.sh adds netpoll.
 import argparse
 import datetime
 import json
-import math
 import os
 import platform
 import re
@@ -368,7 +367,7 @@ def smoke_echo(port, nbytes=100_000):
         try:
             if s.recv(1) != b"":
                 return "extra data after echo"
-        except socket.timeout:
+        except TimeoutError:
             return "server did not close after client EOF"
     return None
 
@@ -506,7 +505,7 @@ def run_wrk(point, port, sid, args):
     if args.warmup > 0:  # wrk only takes whole seconds
         subprocess.run(base + ["-d1s"] + script + [url] + tail, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, timeout=60)
-    dur = max(1, int(round(args.duration)))
+    dur = max(1, round(args.duration))
     s0 = sample(sid)
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     p = subprocess.run(base + [f"-d{dur}s", "--latency"] + script + [url] + tail,
@@ -657,7 +656,7 @@ def summarize(runs, points, servers_by_point, baseline):
                            spread_pct=100.0 * (max(vals) - min(vals)) / m if m else None)
             lats = [r["result"].get("lat_us", {}) for r in ok if "result" in r]
             for p in ("p50", "p99", "p999"):
-                row[p] = med([l.get(p) for l in lats])
+                row[p] = med([lat.get(p) for lat in lats])
             row["server_cpu"] = med([r.get("server_cpu") for r in ok])
             row["other_cpu_max"] = max([r["other_cpu"] for r in ok if r.get("other_cpu") is not None], default=None)
             # server CPU time per unit of work: meaningful even when the client is the bottleneck
@@ -776,7 +775,7 @@ def render_markdown(report):
             errs = row["errors_total"]
             err_txt = str(errs) if errs else "0"
             if row["errors"]:
-                err_txt += "; " + "; ".join(sorted(set(e[:60] for e in row["errors"])))
+                err_txt += "; " + "; ".join(sorted({e[:60] for e in row["errors"]}))
             cells = [n, fmt_num(row.get("median")), fmt_num(row.get("min")), fmt_num(row.get("max")),
                      "–" if row.get("spread_pct") is None else f"{row['spread_pct']:.0f}%",
                      fmt_ratio(row.get("ratio")),
@@ -1057,7 +1056,7 @@ def main(argv=None):
     out_path = args.out or os.path.join(RESULTS_DIR, f"{stamp}.json")
     logdir = os.path.join(RESULTS_DIR, f"logs-{stamp}")
     os.makedirs(logdir, exist_ok=True)
-    jsonl = open(os.path.splitext(out_path)[0] + ".runs.jsonl", "w")
+    jsonl = open(os.path.splitext(out_path)[0] + ".runs.jsonl", "w")  # noqa: SIM115 - open for the whole run
 
     meta = collect_meta(args.python)
     runs = []
