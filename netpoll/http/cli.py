@@ -41,15 +41,14 @@ def _seconds(text):
     return value or None          # 0 = no timeout, as in Go
 
 
-def add_parser(sub, positive):
-    """Register ``serve`` on the ``netpoll`` command's subparsers."""
-    p = sub.add_parser("serve", help="serve a WSGI application (MODULE:APP)",
-                       description=SERVE_HELP,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(p):
+    """The options of ``netpoll serve`` (registered in netpoll/cli.py)."""
+    from netpoll.cli import _positive_int, listen_address
+    p.description = SERVE_HELP
     p.add_argument("app", metavar="MODULE:APP", help="the WSGI application, e.g. myapp:app")
-    p.add_argument("--listen", default="127.0.0.1:8000", metavar="HOST:PORT",
+    p.add_argument("--listen", default="127.0.0.1:8000", metavar="HOST:PORT", type=listen_address,
                    help="address to listen on (default: %(default)s)")
-    p.add_argument("--workers", type=positive(int), default=1, metavar="N",
+    p.add_argument("--workers", type=_positive_int, default=1, metavar="N",
                    help="worker processes sharing the port with SO_REUSEPORT (default: 1)")
     p.add_argument("--poller", default=None, metavar="NAME",
                    help="poller backend (default: $NETPOLL_POLLER, else the best available)")
@@ -68,11 +67,10 @@ def add_parser(sub, positive):
     p.add_argument("--idle-timeout", type=_seconds, default=60.0, metavar="S",
                    help="seconds a keep-alive connection may wait for its next request "
                         "(0: none) (default: %(default)s)")
-    p.add_argument("--max-body-bytes", type=positive(int), default=None, metavar="N",
+    p.add_argument("--max-body-bytes", type=_positive_int, default=None, metavar="N",
                    help="largest request body accepted; larger gets 413 (default: no limit)")
     p.add_argument("--graceful-timeout", type=_seconds, default=30.0, metavar="S",
                    help="seconds requests in flight get at shutdown (default: %(default)s)")
-    return p
 
 
 def load_app(spec):
@@ -193,25 +191,18 @@ def _run_one(app, args, settings):
 
 
 def _run_workers(app, args, settings):
-    import socket
-
     import netpoll
-    from netpoll.echo import split_host_port
+    from netpoll.echo import _placeholder
+    from netpoll.net.addr import split_address
     from netpoll.poller import resolve
 
     poller = resolve(args.poller)            # a bad name fails here, not in N workers
-    host, port = split_host_port(args.listen)
-    address = args.listen
-    placeholder = None
-    if port == 0:
-        # Pick the port once so every worker listens on the same one; the
-        # placeholder is bound but never listens, so it gets no connections.
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        placeholder = socket.socket(family, socket.SOCK_STREAM)
-        placeholder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        placeholder.bind((host or "0.0.0.0", 0))
-        port = placeholder.getsockname()[1]
-        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    # Checked once, and port 0 fixed to one port for every worker: a socket
+    # bound with SO_REUSEPORT, never listening (as `netpoll echo --workers`).
+    placeholder = _placeholder(args.listen)
+    port = placeholder.getsockname()[1]
+    host, _ = split_address(args.listen, "tcp")
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     ready_r, ready_w = os.pipe()
 
     def spawn(first):
@@ -224,8 +215,7 @@ def _run_workers(app, args, settings):
         try:
             if first:
                 os.close(ready_r)
-            if placeholder is not None:
-                placeholder.close()
+            placeholder.close()
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             announce = (lambda ln: os.write(ready_w, b".")) if first else (lambda ln: None)
             netpoll.run(_serve, app, args, settings, address, True, True, announce,
@@ -285,6 +275,5 @@ def _run_workers(app, args, settings):
             time.sleep(1.0)                    # one that dies at once: not in a hot loop
         if not stopping:
             started[spawn(False)] = time.monotonic()
-    if placeholder is not None:
-        placeholder.close()
+    placeholder.close()
     return code
