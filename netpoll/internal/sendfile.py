@@ -11,24 +11,17 @@ DeadlineExceededError with ``written`` set.
 import os
 
 from ..poller import MODE_WRITE
-from .fd import _WBUSY, _WLOCK_REF, _poll_error
-from .fdmutex import CLOSED, WLOCK
-from threading import get_ident
 
 
 def sendfile(fd, infd, offset, count):
     """Send up to ``count`` bytes of ``infd`` from ``offset``; returns how
     many were sent (fewer only if the file ended first)."""
-    s = fd.state
-    if s & _WBUSY or fd.tid != get_ident():
-        fd._wlock_slow()
-    else:
-        fd.state = s + _WLOCK_REF
+    fd._write_lock()
     try:
         pd = fd.pd
         code = pd.prepare(MODE_WRITE)
         if code:
-            raise _poll_error(code)
+            raise fd._poll_error(code, MODE_WRITE)
         sent = 0
         while sent < count:
             try:
@@ -36,14 +29,11 @@ def sendfile(fd, infd, offset, count):
             except BlockingIOError:
                 code = pd.wait(MODE_WRITE)
                 if code:
-                    raise _poll_error(code, sent) from None
+                    raise fd._poll_error(code, MODE_WRITE, sent) from None
                 continue
             if not n:                     # the file is shorter than count
                 break
             sent += n
         return sent
     finally:
-        s = fd.state - _WLOCK_REF
-        fd.state = s
-        if s & CLOSED or fd.wq:
-            fd._unlock_slow(WLOCK, s)
+        fd._write_unlock()
