@@ -248,23 +248,25 @@ class Connection:
             env["PATH_INFO"] = p
             if q:
                 env["QUERY_STRING"] = query.decode("latin-1")
-        if "HTTP_TRANSFER_ENCODING" in env:
-            if env["HTTP_TRANSFER_ENCODING"].strip().lower() != "chunked":
-                raise HTTPError(501)       # gzip, chunked; identity; ...
-            inp = Input(self, env.get("HTTP_EXPECT", "").lower() == "100-continue")
-        elif "CONTENT_LENGTH" in env:
-            length = int(env["CONTENT_LENGTH"])    # llhttp checked the digits
-            if self.max_body is not None and length > self.max_body:
-                raise HTTPError(413)
-            if length:
-                inp = Input(self, env.get("HTTP_EXPECT", "").lower() == "100-continue")
-            else:
-                inp = EMPTY
+        if "CONTENT_LENGTH" in env or "HTTP_TRANSFER_ENCODING" in env:
+            inp = self._body(env)
         else:
             inp = EMPTY
         env["wsgi.input"] = inp
         self.body = inp
         self.queue.append((env, parser.should_keep_alive()))
+
+    def _body(self, env):
+        """The wsgi.input of a request that says it has a body."""
+        expect = env.get("HTTP_EXPECT", "").lower() == "100-continue"
+        if "HTTP_TRANSFER_ENCODING" in env:
+            if env["HTTP_TRANSFER_ENCODING"].strip().lower() != "chunked":
+                raise HTTPError(501)       # gzip, chunked; identity; ...
+            return Input(self, expect)
+        length = int(env["CONTENT_LENGTH"])    # llhttp checked the digits
+        if self.max_body is not None and length > self.max_body:
+            raise HTTPError(413)
+        return Input(self, expect) if length else EMPTY
 
     def _absolute_url(self, env, url):
         if url == b"*":
@@ -393,11 +395,9 @@ class Connection:
                 elif self.rdl is not None:
                     self.rdl = None
                     conn.set_read_deadline(None)
-                self.idle = True
-                try:
-                    data = conn.read(READ_SIZE)
-                finally:
-                    self.idle = False
+                self.idle = True     # (a read that raises ends the connection)
+                data = conn.read(READ_SIZE)
+                self.idle = False
                 if not data:
                     return False
                 self.feed(data)
