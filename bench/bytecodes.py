@@ -56,7 +56,7 @@ def count(http, conns, rounds):
                                       ("Content-Length", "13")])
             return [b"Hello, World!"]
         srv = Server(hello, read_header_timeout=10.0, idle_timeout=60.0)  # the CLI's defaults
-        handler, args, send = srv._serve_conn, (None,), REQUEST
+        handler, args, send = srv._serve_conn, (), REQUEST
         done = lambda got: got.endswith(b"Hello, World!")  # noqa: E731
     else:
         from netpoll.echo import handle

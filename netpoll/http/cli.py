@@ -52,7 +52,8 @@ def add_arguments(p):
                    help="worker processes sharing the port with SO_REUSEPORT (default: 1)")
     p.add_argument("--poller", default=None, metavar="NAME",
                    help="poller backend (default: $NETPOLL_POLLER, else the best available)")
-    p.add_argument("--certfile", default=None, metavar="FILE", help="serve HTTPS: certificate chain")
+    p.add_argument("--certfile", default=None, metavar="FILE",
+                   help="serve HTTPS: certificate chain")
     p.add_argument("--keyfile", default=None, metavar="FILE", help="serve HTTPS: private key")
     p.add_argument("--patch", action="store_true",
                    help="run netpoll.patch() before importing the application")

@@ -39,8 +39,13 @@ import traceback
 from collections import deque
 from urllib.parse import unquote_to_bytes
 
-from httptools import (HttpParserCallbackError, HttpParserError, HttpParserUpgrade,
-                       HttpRequestParser, parse_url)
+from httptools import (
+    HttpParserCallbackError,
+    HttpParserError,
+    HttpParserUpgrade,
+    HttpRequestParser,
+    parse_url,
+)
 
 from ..errors import DeadlineExceededError
 from ..internal.sendfile import sendfile
@@ -116,7 +121,8 @@ class HTTPError(Exception):
         self.status = status
 
 
-def error_answer(status, close=True):
+def error_answer(status):
+    """The whole answer for an error status, closing the connection."""
     reason = REASONS.get(status, "Error")
     body = f"{status} {reason}\n"
     return (f"HTTP/1.1 {status} {reason}\r\n{_date_line()}\r\n"
@@ -434,10 +440,8 @@ class Connection:
                 if not self.respond(app, env, keep) or srv.shutting_down:
                     return
                 self.served += 1
-        except DeadlineExceededError:
-            pass                     # a timeout closes the connection (Go: no answer)
         except OSError:
-            pass                     # reset, broken pipe, closed by shutdown
+            pass                     # a timeout (Go: no answer), reset, closed by shutdown
         finally:
             if self.pending and not self.dead:
                 try:
@@ -655,7 +659,6 @@ class Connection:
 
     def write(self, data):
         """The ``write`` callable of start_response, and the body writer."""
-        conn = self.conn
         if not self.sent:
             if self.status is None:
                 raise AssertionError("write() before start_response()")

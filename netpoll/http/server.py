@@ -62,7 +62,7 @@ class Server:
             return
         self._listeners.add(listener)
         try:
-            accept_loop(listener, self._serve_conn, listener)
+            accept_loop(listener, self._serve_conn)
         finally:
             self._listeners.discard(listener)
 
@@ -70,16 +70,16 @@ class Server:
         """Listen on TCP ``address`` ("host:port") and serve."""
         self.serve(listen("tcp", address))
 
-    def _serve_conn(self, conn, listener):
+    def _serve_conn(self, conn):
         if self.shutting_down:
             conn.close()
             return
         scheme = "http"
         if self.tls_context is not None:
-            from .. import tls            # netpoll.tls (SPEC §5); handshake on first read
+            from .. import tls  # netpoll.tls (SPEC §5); handshake on first read
             conn = tls.server(conn, self.tls_context)
             scheme = "https"
-        c = Connection(self, conn, self._base_environ(conn, listener, scheme))
+        c = Connection(self, conn, self._base_environ(conn, scheme))
         self._conns.add(c)
         try:
             c.serve()
@@ -87,7 +87,7 @@ class Server:
             self._conns.discard(c)
             conn.close()
 
-    def _base_environ(self, conn, listener, scheme):
+    def _base_environ(self, conn, scheme):
         """The environ keys every request of ``conn`` shares."""
         try:
             local = conn.local_addr

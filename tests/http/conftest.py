@@ -20,13 +20,13 @@ class ServerThread:
     """``Server(app, **settings)`` serving 127.0.0.1:PORT in a thread."""
 
     def __init__(self, app, poller=None, validate=True, **settings):
-        from netpoll.http import Server
+        from netpoll.http import Server as server_class
         self.errors = []
         if validate:
             app = wsgiref.validate.validator(app)
         self._ready = queue.Queue()
         self._thread = threading.Thread(
-            target=self._run, args=(Server, app, poller, settings), daemon=True)
+            target=self._run, args=(server_class, app, poller, settings), daemon=True)
         self._thread.start()
         got = self._ready.get(timeout=10)
         if isinstance(got, BaseException):
@@ -34,16 +34,16 @@ class ServerThread:
         self.port, self._ctl_port = got
         self.address = ("127.0.0.1", self.port)
 
-    def _run(self, Server, app, poller, settings):
+    def _run(self, server_class, app, poller, settings):
         try:
-            netpoll.run(self._main, Server, app, settings, poller=poller)
+            netpoll.run(self._main, server_class, app, settings, poller=poller)
         except BaseException as exc:        # reported to the test thread
             self._ready.put(exc)
 
-    def _main(self, Server, app, settings):
+    def _main(self, server_class, app, settings):
         ln = net.listen("tcp", "127.0.0.1:0")
         ctl = net.listen("tcp", "127.0.0.1:0")
-        self.server = srv = Server(app, **settings)
+        self.server = srv = server_class(app, **settings)
         self.server.error_log = _Log(self.errors)
         netpoll.go(srv.serve, ln)
         self._ready.put((ln.addr.port, ctl.addr.port))

@@ -238,7 +238,7 @@ def test_file_wrapper_sendfile(http_serve, tmp_path):
     (tmp_path / "f.bin").write_bytes(data)
 
     def app(environ, start_response):
-        f = open(tmp_path / "f.bin", "rb")
+        f = open(tmp_path / "f.bin", "rb")    # noqa: SIM115 -- closed by the server
         f.seek(10)
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return environ["wsgi.file_wrapper"](f)
