@@ -105,6 +105,7 @@ class _Empty:
     __slots__ = ()
     done = True
     error = None
+    expect = False
 
     def read(self, size=-1):
         return b""

@@ -161,7 +161,7 @@ class Connection:
         "pending", "pending_size", "timeouts", "error", "closing", "idle", "served",
         "rdl", "max_header", "max_body",
         # the answer being written
-        "status", "headers", "sent", "keep", "chunked", "no_body", "left", "renv",
+        "status", "headers", "sent", "keep", "chunked", "no_body", "left", "renv", "rinp",
     )
 
     def __init__(self, server, conn, base):
@@ -463,6 +463,7 @@ class Connection:
         self.chunked = False
         self.left = None
         self.renv = env
+        self.rinp = inp                  # (the app may replace env["wsgi.input"])
         result = None
         try:
             result = app(env, self.start_response)
@@ -638,6 +639,8 @@ class Connection:
             append(_date if _time() < _date_next else _date_line())
         if self.server.shutting_down:
             self.keep = False                # Go: doKeepAlives() is false now
+        if self.rinp.expect:
+            self.keep = False                # 100-continue never sent: the body may or may not come
         if not self.keep:
             append("Connection: close")
         elif env["SERVER_PROTOCOL"] != "HTTP/1.1":

@@ -221,6 +221,21 @@ def test_expect_100_continue(http_serve):
     assert b"200 OK" in data and b'"hello"' in data
 
 
+def test_expect_100_continue_unread_closes(http_serve):
+    """The app answers without reading the body: no 100 Continue is sent,
+    the answer says Connection: close and the connection closes (the
+    client may or may not send the body now)."""
+    srv = http_serve(lambda e, sr: (sr("403 Forbidden", [("Content-Type", "text/plain")]),
+                                    [b"no"])[1])
+    with socket.create_connection(srv.address, timeout=10) as s:
+        s.sendall(b"POST /u HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 403 ") and b"100 Continue" not in answer
+    assert b"Connection: close" in answer and answer.endswith(b"no")
+
+
 def test_unread_body_is_discarded_and_connection_kept(http_serve):
     srv = http_serve(lambda e, sr: (sr("200 OK", [("Content-Type", "text/plain")]), [b"ok"])[1])
     c = http.client.HTTPConnection(*srv.address, timeout=10)
