@@ -41,7 +41,7 @@ def _seconds(text):
     return value or None          # 0 = no timeout, as in Go
 
 
-def add_arguments(p):
+def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``netpoll serve`` (registered in netpoll/cli.py)."""
     from netpoll.cli import _positive_int, listen_address
     p.description = SERVE_HELP
@@ -106,7 +106,7 @@ def access_logger(out=sys.stdout):
     return log
 
 
-def run(args, parser):
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """The ``serve`` subcommand; returns the exit code."""
     if args.patch:
         try:

@@ -1,6 +1,5 @@
 """Each example started as a real process and checked with a real client."""
 
-import http.client
 import os
 import socket
 import threading
@@ -9,7 +8,8 @@ import time
 import pytest
 
 import netpoll
-from support import ROOT, ServerProcess, example, recv_all, recv_exactly
+
+from support import ServerProcess, example, recv_all, recv_exactly
 
 POLLERS = [p for p in ("select", "poll", "epoll") if p in netpoll.pollers()]
 
@@ -148,7 +148,7 @@ def test_chat_broadcasts_and_drops_a_slow_reader():
             assert time.monotonic() < deadline, "the slow reader was never dropped"
             a.sendall(b"".join(b"%d %s\n" % (sent + i, line.encode()) for i in range(100)))
             sent += 100
-            reader.wait_for(lambda lines: f"{name_of(a)}: {sent - 1} {line}" in lines)
+            reader.wait_for(lambda lines, last=sent - 1: f"{name_of(a)}: {last} {line}" in lines)
         got = [m.split(": ", 1)[1] for m in reader.lines if m.startswith(name_of(a) + ": ")]
         assert got == ["hello"] + [f"{i} {line}" for i in range(sent)]
 
