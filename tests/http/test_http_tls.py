@@ -36,3 +36,24 @@ def test_https_keep_alive_and_scheme(http_serve, ca):
     finally:
         c.close()
     assert seen == ["https"] * 3
+
+
+def test_serve_cli_https(tmp_path, ca):
+    import requests
+
+    from support import PYTHON, ServerProcess
+
+    cert = ca.issue_cert("127.0.0.1")
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    (tmp_path / "tlsapp.py").write_text(
+        "def app(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [environ['wsgi.url_scheme'].encode()]\n")
+    argv = ["sh", "-c", f'cd "{tmp_path}" && exec "{PYTHON}" -m netpoll serve tlsapp:app '
+                        f'--listen 127.0.0.1:0 --certfile cert.pem --keyfile key.pem']
+    with ServerProcess(argv) as server:
+        r = requests.get("https://%s:%d/" % server.address, verify=str(tmp_path / "ca.pem"),
+                         timeout=10)
+        assert (r.status_code, r.text) == (200, "https")
