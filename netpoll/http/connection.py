@@ -93,7 +93,6 @@ def _header_key(name):
 
 
 _METHODS = {}              # b"GET" -> "GET"
-_PATHS = {}                # b"/" -> "/": small bounded cache of decoded paths
 
 
 # The Date header, formatted once a second (speed): valid until _date_next.
@@ -245,13 +244,9 @@ class Connection:
             self._absolute_url(env, url)
         else:
             path, q, query = url.partition(b"?")
-            # speed: most paths have no escapes; a small cache of decoded ones
-            p = _PATHS.get(path)
-            if p is None:
-                p = (unquote_to_bytes(path) if b"%" in path else path).decode("latin-1")
-                if len(_PATHS) < _MAX_CACHED:
-                    _PATHS[path] = p
-            env["PATH_INFO"] = p
+            if b"%" in path:
+                path = unquote_to_bytes(path)
+            env["PATH_INFO"] = path.decode("latin-1")
             if q:
                 env["QUERY_STRING"] = query.decode("latin-1")
         if "CONTENT_LENGTH" in env or "HTTP_TRANSFER_ENCODING" in env:
