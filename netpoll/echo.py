@@ -19,6 +19,7 @@ import traceback
 
 import netpoll
 from netpoll import net
+from netpoll.net.addr import split_address
 from netpoll.poller import resolve
 from netpoll.server import serve
 
@@ -71,7 +72,7 @@ def _run_workers(address, poller, workers, out):
     # port that every worker then listens on.
     placeholder = _placeholder(address)
     port = placeholder.getsockname()[1]
-    host, _ = split_host_port(address)
+    host, _ = split_address(address, "tcp")
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     ready_r, ready_w = os.pipe()
     sys.stdout.flush()
@@ -133,7 +134,7 @@ def _placeholder(address):
     OSError with the message of ``net.listen`` when the address cannot be used."""
     from netpoll.net.errors import op_error
 
-    host, port = split_host_port(address)
+    host, port = split_address(address, "tcp")
     try:
         infos = socket.getaddrinfo(host or None, port, socket.AF_UNSPEC, socket.SOCK_STREAM,
                                    0, socket.AI_PASSIVE)
@@ -152,13 +153,3 @@ def _placeholder(address):
         sock.close()
         raise op_error("listen", "tcp", None, address, exc, syscall="bind") from None
     return sock
-
-
-def split_host_port(address):
-    """``"127.0.0.1:7000"`` / ``"[::1]:0"`` / ``":7000"`` -> (host, port)."""
-    if isinstance(address, tuple):
-        return address[0], int(address[1])
-    host, sep, port = address.rpartition(":")
-    if not sep:
-        raise ValueError(f"missing port in address {address!r}")
-    return host.strip("[]"), int(port)

@@ -24,6 +24,12 @@ class DeadlineExceededError(TimeoutError):
     def __str__(self) -> str:
         return str(self.strerror)
 
+    def __reduce__(self):
+        # OSError's would call __init__(errno, message): rebuild from ours,
+        # so pickle and copy (multiprocessing, logging queues) keep the
+        # message and ``written``.
+        return type(self), (self.strerror, self.written), self.__dict__ or None
+
 
 class ClosedError(OSError):
     """An operation on a closed connection or listener (Go: net.ErrClosed)."""
@@ -33,6 +39,9 @@ class ClosedError(OSError):
 
     def __str__(self) -> str:
         return str(self.strerror)
+
+    def __reduce__(self):
+        return type(self), (self.strerror,), self.__dict__ or None
 
 
 class DeadlockError(RuntimeError):
