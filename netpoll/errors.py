@@ -9,6 +9,7 @@ importing each other.
 from __future__ import annotations
 
 import errno
+from typing import Any
 
 
 class DeadlineExceededError(TimeoutError):
@@ -24,7 +25,7 @@ class DeadlineExceededError(TimeoutError):
     def __str__(self) -> str:
         return str(self.strerror)
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         # OSError's would call __init__(errno, message): rebuild from ours,
         # so pickle and copy (multiprocessing, logging queues) keep the
         # message and ``written``.
@@ -40,7 +41,7 @@ class ClosedError(OSError):
     def __str__(self) -> str:
         return str(self.strerror)
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         return type(self), (self.strerror,), self.__dict__ or None
 
 
