@@ -54,21 +54,17 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 	echo '$(PYINFO)' > $(VENV)/.made-by
 
-# compat: a .pth entry for the clone (setuptools' default editable mode
-# warns on every install).
-EDITABLE := --config-settings editable_mode=compat -e
-
 # The tests run the demo too (it must write a real PNG), so they install its extra.
 $(STAMP_TEST): $(PY) pyproject.toml
-	$(PY) -m pip install --quiet $(EDITABLE) '.[test,demo,lint]'
+	$(PY) -m pip install --quiet -e '.[test,demo,lint]'
 	touch $@
 
 $(STAMP_DEMO): $(PY) pyproject.toml
-	$(PY) -m pip install --quiet $(EDITABLE) '.[demo]'
+	$(PY) -m pip install --quiet -e '.[demo]'
 	touch $@
 
 $(STAMP_DOCS): $(PY) pyproject.toml
-	$(PY) -m pip install --quiet $(EDITABLE) '.[docs]'
+	$(PY) -m pip install --quiet -e '.[docs]'
 	touch $@
 
 venv: $(STAMP_TEST)  ## create .venv with netpoll and the test tools (editable)
