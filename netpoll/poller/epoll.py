@@ -3,8 +3,9 @@
 Facts about epoll this backend relies on:
 
 * A descriptor is registered once, with
-  EPOLLIN|EPOLLPRI|EPOLLOUT|EPOLLRDHUP|EPOLLET, when it is opened, and deleted once before it is closed: no epoll_ctl per
-  read or write.  That is why ``ctl`` grows by two per descriptor life.
+  EPOLLIN|EPOLLPRI|EPOLLOUT|EPOLLRDHUP|EPOLLET, when it is opened, and
+  deleted once before it is closed: no epoll_ctl per read or write.  That
+  is why ``ctl`` grows by two per descriptor life.
 * Edge-triggered means epoll reports a *change* to readable or writable, once.
   A goroutine that reads until EAGAIN and then parks will be woken by the
   next edge; an edge with no waiter is latched in the PollDesc so the next
@@ -105,7 +106,7 @@ class EpollPoller(PollerBase):
         try:
             # Speed trick: a conditional, not min(), on this per-wait path.
             ready = self._ep.poll(-1 if timeout is None else
-                                  timeout if timeout < MAX_WAIT else MAX_WAIT)  # noqa: FURB136
+                                  timeout if timeout < MAX_WAIT else MAX_WAIT)
         except InterruptedError:
             return
         pds = self._pds

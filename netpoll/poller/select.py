@@ -5,9 +5,9 @@ kernel scans every bit up to the highest descriptor given, and a descriptor
 numbered 1024 or more cannot be represented at all.  ``arm`` therefore
 refuses such a descriptor with an OSError that names the limit, instead of
 letting select fail or hang, and so does creating the poller when its own
-wake-up descriptor is past the limit (the runtime cannot start).  Like poll, a descriptor is watched only while a
-goroutine is parked on it; ``ctl`` stays 0 since nothing is registered with
-the kernel between calls.
+wake-up descriptor is past the limit (the runtime cannot start).  Like
+poll, a descriptor is watched only while a goroutine is parked on it;
+``ctl`` stays 0 since nothing is registered with the kernel between calls.
 """
 
 import errno

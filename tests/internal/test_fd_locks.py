@@ -7,11 +7,12 @@ import os
 import socket
 
 import pytest
-from support import wait_parked
 
 import netpoll
 from netpoll.internal import FD
 from netpoll.internal.fdmutex import REF
+
+from support import wait_parked
 
 
 def test_writev_hands_the_write_lock_to_the_next_writer(run):

@@ -70,7 +70,7 @@ def test_select_poller_refuses_a_wakeup_descriptor_past_fd_setsize():
                 result["ok"] = True
             except OSError as e:
                 result["error"] = e
-            except BaseException as e:       # noqa: BLE001 - reported below
+            except BaseException as e:
                 result["other"] = e
         th = threading.Thread(target=in_thread)
         th.start()
