@@ -22,7 +22,7 @@ help:  ## list the tasks
 	@echo "netpoll: make TASK [PYTHON=python3.X] [PYTEST_ARGS='-k name']"
 	@echo
 	@grep -E '^[a-z][a-z0-9.%-]*:.*## ' $(MAKEFILE_LIST) | \
-	    awk -F':.*## ' '{ printf "  make %-10s %s\n", $$1, $$2 }'
+	    awk -F':.*## ' '{ sub(/%/, "X", $$1); printf "  make %-10s %s\n", $$1, $$2 }'
 	@echo
 	@echo "PYTHON=...   the interpreter .venv is made from (default python3, >= 3.10);"
 	@echo "             a .venv made by another interpreter is rebuilt"
