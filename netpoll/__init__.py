@@ -11,7 +11,12 @@ from .poller import pollers
 from .runtime.chan import Chan, ChanClosed, WaitGroup
 from .runtime.goroutine import Goroutine, GoroutineExit
 from .runtime.scheduler import go, gosched, run, set_watchdog, sleep, stats
+from .runtime.select import Recv, Send, select
 from .runtime.threads import to_thread
+from .runtime.timer import Ticker, Timer, after, after_func
+from .sync import Mutex, Once, RWMutex, Semaphore
+from .errgroup import ErrGroup
+from . import context
 
 __version__ = "0.1.0"
 
@@ -19,4 +24,6 @@ __all__ = [
     "run", "go", "sleep", "gosched", "to_thread", "stats", "pollers", "set_watchdog",
     "Chan", "ChanClosed", "WaitGroup", "Goroutine", "GoroutineExit",
     "DeadlineExceededError", "ClosedError", "DeadlockError",
+    "select", "Recv", "Send", "after", "after_func", "Timer", "Ticker",
+    "Mutex", "RWMutex", "Once", "Semaphore", "ErrGroup", "context",
 ]

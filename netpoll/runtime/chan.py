@@ -5,6 +5,14 @@ small ``_Waiter`` (Go: sudog) that carries the value handed over.  A send to
 a parked receiver hands the value over directly; a receive from a full
 buffer takes the oldest value and moves one parked sender's value in.
 
+A goroutine parked in ``select`` (runtime/select.py) has one waiter per case,
+queued on every channel involved; they share a ``sel`` (the select's list of
+waiters).  Whoever takes one of them off a queue (a send, a receive, a close)
+calls ``_fire``, which takes the others off their queues there and then, so
+a queue only ever holds waiters that can still proceed: no stale waiter,
+and the plain send/recv paths need no "already taken?" check, only the
+``w.sel`` test.
+
 A channel or wait group is bound to the thread whose runtime first parks or
 wakes a goroutine through it: goroutines of one runtime cannot be woken from
 another thread, so that use raises RuntimeError instead.
@@ -36,12 +44,34 @@ class ChanClosed(Exception):
 
 
 class _Waiter:
-    __slots__ = ("g", "value", "ok")
+    """A parked goroutine on a channel queue (Go: sudog).  ``ok`` says the
+    operation happened (False: the channel was closed).  ``sel`` is the
+    list of waiters of a select (None for a plain send or receive); ``case``
+    and ``queue`` are this waiter's case index and the queue it is on."""
 
-    def __init__(self, g, value=None):
+    __slots__ = ("g", "value", "ok", "sel", "case", "queue")
+
+    def __init__(self, g, value=None, sel=None, case=0, queue=None):
         self.g = g
         self.value = value
         self.ok = False
+        self.sel = sel
+        self.case = case
+        self.queue = queue
+
+
+def _fire(w):
+    """``w``, a select's waiter, has just been taken off its queue: take
+    its siblings off theirs and record it as the select's winner (the
+    list's first slot)."""
+    sel = w.sel
+    for other in sel[1:]:
+        if other is not w:
+            try:
+                other.queue.remove(other)
+            except ValueError:
+                pass
+    sel[0] = w
 
 
 class Chan:
@@ -71,7 +101,9 @@ class Chan:
             w = recvq.popleft()
             w.value = value
             w.ok = True
-            rt.runq.append(w.g)
+            if w.sel is not None:
+                _fire(w)
+            rt.ready(w.g)
             return
         if len(self._buf) < self.capacity:
             self._buf.append(value)
@@ -103,14 +135,18 @@ class Chan:
                 w = sendq.popleft()
                 buf.append(w.value)
                 w.ok = True
-                rt.runq.append(w.g)
+                if w.sel is not None:
+                    _fire(w)
+                rt.ready(w.g)
                 return value, True
             return buf.popleft(), True
         if sendq:
             rt = _bind(self)
             w = sendq.popleft()
             w.ok = True
-            rt.runq.append(w.g)
+            if w.sel is not None:
+                _fire(w)
+            rt.ready(w.g)
             return w.value, True
         if self.closed:
             return None, False
@@ -149,7 +185,9 @@ class Chan:
             while q:
                 w = q.popleft()
                 w.ok = False
-                rt.runq.append(w.g)
+                if w.sel is not None:
+                    _fire(w)
+                rt.ready(w.g)
 
     def __iter__(self):
         while True:
@@ -194,7 +232,8 @@ class WaitGroup:
             rt = _bind(self)
             self._count = count
             waiters, self._waiters = self._waiters, []
-            rt.runq.extend(waiters)
+            for g in waiters:
+                rt.ready(g)
         else:
             self._count = count
 
