@@ -272,6 +272,8 @@ def dial(network, address, *, timeout=None, ctx=None):
 
 
 def _check_timeout(timeout):
+    if isinstance(timeout, (str, bytes)):
+        raise TypeError(f"dial timeout must be a number of seconds, not {timeout!r}")
     try:
         t = float(timeout)
     except (TypeError, ValueError):

@@ -178,3 +178,13 @@ def test_goroutine_waiting_on_timer_is_torn_down(run):
         assert not g.done
     run(main)
     assert state == ["cleaned"]
+
+
+def test_far_future_timer_does_not_break_the_poller_wait(run):
+    def main():
+        far = Timer(1e10)                 # the only timer while main waits
+        gate = Chan()
+        netpoll.go(lambda: gate.send(netpoll.to_thread(time.sleep, 0.05)))
+        gate.recv()                       # the hub blocks in the poller here
+        assert far.stop() is True
+    run(main)
