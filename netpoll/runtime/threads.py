@@ -57,14 +57,18 @@ class _Pool:
     def submit(self, job):
         nested = getattr(_worker_local, "pool", None) is self
         with self.cond:
-            self.jobs.append(job)
-            if self.idle >= len(self.jobs):
+            if self.idle > len(self.jobs):
+                self.jobs.append(job)          # an idle thread takes it
                 self.cond.notify()
                 return
             if self.threads >= self.limit and not nested:
-                return             # a busy thread takes it when done
+                self.jobs.append(job)          # a busy thread takes it when done
+                return
             self.threads += 1
-        t = threading.Thread(target=self._work, name=f"netpoll-{self.name}", daemon=True)
+        # A new thread runs this job first: a nested call gets a thread of
+        # its own, not one that would take an older job off the queue.
+        t = threading.Thread(target=self._work, args=(job,),
+                             name=f"netpoll-{self.name}", daemon=True)
         try:
             t.start()
         except BaseException:
@@ -72,11 +76,13 @@ class _Pool:
                 self.threads -= 1
             raise
 
-    def _work(self):
+    def _work(self, job):
         _worker_local.pool = self
         cond = self.cond
         jobs = self.jobs
         while True:
+            job.run()
+            job = None
             with cond:
                 while not jobs:
                     self.idle += 1
@@ -88,7 +94,6 @@ class _Pool:
                         self.threads -= 1
                         return
                 job = jobs.popleft()
-            job.run()
 
     def stats(self):
         with self.cond:
