@@ -54,12 +54,13 @@ class Mutex:
     """Go's sync.Mutex, with FIFO hand-off: ``lock()``, ``unlock()``,
     ``try_lock()``, and ``with mutex:``."""
 
-    __slots__ = ("_locked", "_waiters", "_tid")
+    __slots__ = ("_locked", "_waiters", "_tid", "_rt")
 
     def __init__(self):
         self._locked = False
         self._waiters = deque()
         self._tid = None
+        self._rt = None
 
     def lock(self):
         if not self._locked:          # uncontended: no runtime involved
@@ -99,7 +100,7 @@ class RWMutex:
     keeps new readers out; a writer's unlock lets every waiting reader in
     before the next writer, so neither side starves."""
 
-    __slots__ = ("_readers", "_writer", "_wq", "_rq", "_tid")
+    __slots__ = ("_readers", "_writer", "_wq", "_rq", "_tid", "_rt")
 
     def __init__(self):
         self._readers = 0          # readers holding it
@@ -107,6 +108,7 @@ class RWMutex:
         self._wq = deque()         # waiting writers
         self._rq = deque()         # waiting readers
         self._tid = None
+        self._rt = None
 
     def lock(self):
         if not self._writer and not self._readers and not self._wq:
@@ -218,7 +220,7 @@ class Semaphore:
     ``acquire(weight=1)`` waits, in arrival order, until ``weight`` units
     are free; ``release(weight=1)``; ``try_acquire``; ``with sem:``."""
 
-    __slots__ = ("size", "_cur", "_waiters", "_tid")
+    __slots__ = ("size", "_cur", "_waiters", "_tid", "_rt")
 
     def __init__(self, n):
         if not isinstance(n, int) or n < 0:
@@ -227,6 +229,7 @@ class Semaphore:
         self._cur = 0
         self._waiters = deque()     # [greenlet, granted, weight]
         self._tid = None
+        self._rt = None
 
     def acquire(self, weight=1):
         if weight > self.size:

@@ -25,7 +25,7 @@ from random import random as _random
 
 from greenlet import getcurrent
 
-from .chan import ChanClosed, _Waiter, _bind, _fire  # noqa: F401 (_fire: see chan)
+from .chan import ChanClosed, _SelectWaiter, _bind
 from .scheduler import get_runtime
 
 
@@ -62,34 +62,33 @@ def select(*cases, default=False):
     ``(i, None, False)`` for a receive from a closed and drained channel,
     ``(i, None, True)`` for a send (ChanClosed if its channel is closed).
     With ``default=True`` and nothing ready: ``(-1, None, False)``."""
-    # 1. the cases that can proceed now
-    ready = None
+    # 1. the cases that can proceed now; pick one uniformly at random by
+    # reservoir sampling (the k-th ready case replaces the pick with
+    # probability 1/k), which needs no list (speed) and comes to the same
+    # as Go's first ready case in a random permutation
+    nready = 0
+    pick = -1
     i = 0
     for case in cases:
         ch = case.ch
-        if ch is not None:
-            if case.is_send:
-                if ch.closed or ch._recvq or len(ch._buf) < ch.capacity:
-                    if ready is None:
-                        ready = [i]
-                    else:
-                        ready.append(i)
-            elif ch._buf or ch._sendq or ch.closed:
-                if ready is None:
-                    ready = [i]
-                else:
-                    ready.append(i)
+        if ch is not None and (
+                (ch.closed or ch._recvq or len(ch._buf) < ch.capacity) if case.is_send
+                else (ch._buf or ch._sendq or ch.closed)):
+            nready += 1
+            if nready == 1 or _random() * nready < 1.0:
+                pick = i
         i += 1
-    if ready is not None:
-        # uniform among the ready cases (Go: the first ready one in a
-        # random permutation, which comes to the same)
-        i = ready[0] if len(ready) == 1 else ready[int(_random() * len(ready))]
-        case = cases[i]
+    if nready:
+        case = cases[pick]
+        ch = case.ch
         if case.is_send:
-            case.ch.send(case.value)         # cannot park: it is ready
-            return i, None, True
-        value, ok = case.ch.recv_ok()        # cannot park either
-        return i, value, ok
+            ch.send(case.value)              # cannot park: it is ready
+            return pick, None, True
+        buf = ch._buf
+        if buf and not ch._sendq:            # a buffered value: inline (speed)
+            return pick, buf.popleft(), True
+        value, ok = ch.recv_ok()             # cannot park either
+        return pick, value, ok
     if default:
         return -1, None, False
     # 2. park on every channel
@@ -107,10 +106,10 @@ def select(*cases, default=False):
         if ch is not None:
             if case.is_send:
                 q = ch._sendq
-                w = _Waiter(me, case.value, sel, i, q)
+                w = _SelectWaiter(me, case.value, sel, i, q)
             else:
                 q = ch._recvq
-                w = _Waiter(me, None, sel, i, q)
+                w = _SelectWaiter(me, None, sel, i, q)
             sel.append(w)
             q.append(w)
         i += 1
