@@ -2,8 +2,8 @@
 
 Plain blocking-style code runs in goroutines (greenlets); a read that would
 block parks its goroutine on the descriptor and an edge-triggered poller
-(epoll; kqueue, poll or select where chosen) wakes it.  See SPEC.md for the
-contract and ARCHITECTURE.md for the layers.
+(epoll; kqueue, poll or select where chosen) wakes it.  See docs/reference.md
+for the contract and ARCHITECTURE.md for the layers.
 """
 
 from .errors import ClosedError, DeadlineExceededError, DeadlockError
@@ -18,6 +18,11 @@ from .sync import Mutex, Once, RWMutex, Semaphore
 from .errgroup import ErrGroup
 from . import context
 
+# isort: split
+# After the names above: both import them.  `netpoll.net.dial(...)` and
+# `netpoll.server.serve(...)` then work after a bare `import netpoll`.
+from . import net, server
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -26,4 +31,5 @@ __all__ = [
     "DeadlineExceededError", "ClosedError", "DeadlockError",
     "select", "Recv", "Send", "after", "after_func", "Timer", "Ticker",
     "Mutex", "RWMutex", "Once", "Semaphore", "ErrGroup", "context",
+    "net", "server",
 ]

@@ -40,9 +40,6 @@ from .timers import TimerHeap
 from .watchdog import Watchdog, threshold_from_env
 
 _local = threading.local()
-# The longest single poller wait (epoll and poll take at most INT_MAX ms,
-# about 24.8 days): a timer due later is waited for a day at a time.
-MAX_WAIT = 86400.0
 # Runtimes inherited from the parent across fork(): kept alive so that their
 # greenlets are never collected (collecting one would run its finally blocks,
 # which could touch kernel objects the child shares with the parent).
@@ -195,8 +192,6 @@ class Runtime:
                     when = timers.next_when()
                     if when is not None:
                         timeout = when - monotonic()
-                        if timeout > MAX_WAIT:   # a far-future timer: wait
-                            timeout = MAX_WAIT   # what every backend takes
                         wait(timeout if timeout > 0.0 else 0)
                     elif self.nwait or self.nthreads:
                         wait(None)
