@@ -6,6 +6,8 @@ block parks its goroutine on the descriptor and an edge-triggered poller
 for the contract and ARCHITECTURE.md for the layers.
 """
 
+from . import context
+from .errgroup import ErrGroup
 from .errors import ClosedError, DeadlineExceededError, DeadlockError
 from .poller import pollers
 from .runtime.chan import Chan, ChanClosed, WaitGroup
@@ -15,8 +17,6 @@ from .runtime.select import Recv, Send, select
 from .runtime.threads import to_thread
 from .runtime.timer import Ticker, Timer, after, after_func
 from .sync import Mutex, Once, RWMutex, Semaphore
-from .errgroup import ErrGroup
-from . import context
 
 # isort: split
 # After the names above: both import them.  `netpoll.net.dial(...)` and

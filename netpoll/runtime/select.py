@@ -25,7 +25,7 @@ from random import random as _random
 
 from greenlet import getcurrent
 
-from .chan import ChanClosed, _SelectWaiter, _bind
+from .chan import ChanClosed, _bind, _SelectWaiter
 from .scheduler import get_runtime
 
 
@@ -68,8 +68,7 @@ def select(*cases, default=False):
     # as Go's first ready case in a random permutation
     nready = 0
     pick = -1
-    i = 0
-    for case in cases:
+    for i, case in enumerate(cases):
         ch = case.ch
         if ch is not None and (
                 (ch.closed or ch._recvq or len(ch._buf) < ch.capacity) if case.is_send
@@ -77,7 +76,6 @@ def select(*cases, default=False):
             nready += 1
             if nready == 1 or _random() * nready < 1.0:
                 pick = i
-        i += 1
     if nready:
         case = cases[pick]
         ch = case.ch
@@ -100,8 +98,7 @@ def select(*cases, default=False):
         rt = get_runtime()
     me = getcurrent()
     sel = [None]
-    i = 0
-    for case in cases:
+    for i, case in enumerate(cases):
         ch = case.ch
         if ch is not None:
             if case.is_send:
@@ -112,7 +109,6 @@ def select(*cases, default=False):
                 w = _SelectWaiter(me, None, sel, i, q)
             sel.append(w)
             q.append(w)
-        i += 1
     try:
         rt.park("select" if cases else "select (no cases)")
     except BaseException:

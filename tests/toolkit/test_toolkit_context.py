@@ -10,6 +10,7 @@ import pytest
 import netpoll
 from netpoll import Chan, Recv, context, select
 from netpoll.runtime.scheduler import current_runtime
+
 from support import wait_parked
 
 

@@ -13,6 +13,7 @@ import pytest
 
 import netpoll
 from netpoll import DeadlineExceededError, context, net
+
 from support import open_fds, wait_parked
 
 

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 import netpoll
 from netpoll import Chan, ChanClosed, DeadlockError, Recv, Send, select
+
 from support import wait_parked
 
 

@@ -6,8 +6,8 @@ and teardown."""
 import pytest
 
 import netpoll
-from netpoll import (Chan, DeadlockError, ErrGroup, Mutex, Once, RWMutex, Semaphore,
-                     context)
+from netpoll import Chan, DeadlockError, ErrGroup, Mutex, Once, RWMutex, Semaphore, context
+
 from support import wait_parked
 
 

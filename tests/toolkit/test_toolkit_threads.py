@@ -8,6 +8,7 @@ import time
 import netpoll
 from netpoll import net
 from netpoll.runtime import threads
+
 from support import Child
 
 
