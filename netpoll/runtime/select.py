@@ -62,31 +62,50 @@ def select(*cases, default=False):
     ``(i, None, False)`` for a receive from a closed and drained channel,
     ``(i, None, True)`` for a send (ChanClosed if its channel is closed).
     With ``default=True`` and nothing ready: ``(-1, None, False)``."""
-    # 1. the cases that can proceed now; pick one uniformly at random by
-    # reservoir sampling (the k-th ready case replaces the pick with
-    # probability 1/k), which needs no list (speed) and comes to the same
-    # as Go's first ready case in a random permutation
-    nready = 0
-    pick = -1
-    for i, case in enumerate(cases):
-        ch = case.ch
-        if ch is not None and (
-                (ch.closed or ch._recvq or len(ch._buf) < ch.capacity) if case.is_send
-                else (ch._buf or ch._sendq or ch.closed)):
-            nready += 1
-            if nready == 1 or _random() * nready < 1.0:
-                pick = i
-    if nready:
-        case = cases[pick]
-        ch = case.ch
-        if case.is_send:
-            ch.send(case.value)              # cannot park: it is ready
-            return pick, None, True
-        buf = ch._buf
-        if buf and not ch._sendq:            # a buffered value: inline (speed)
-            return pick, buf.popleft(), True
-        value, ok = ch.recv_ok()             # cannot park either
-        return pick, value, ok
+    # 1. the cases that can proceed now, one chosen uniformly at random:
+    # the first ready case in a random order, as Go does.
+    if len(cases) == 2:
+        # Two cases, the common select (speed): a random order of two is
+        # one of its two rotations, so look at them in that order and stop
+        # at the first ready one.
+        j = 1 if _random() < 0.5 else 0
+        for i in (j, 1 - j):
+            case = cases[i]
+            ch = case.ch
+            if ch is None:
+                continue
+            if case.is_send:
+                if ch.closed or ch._recvq or len(ch._buf) < ch.capacity:
+                    ch.send(case.value)      # cannot park: it is ready
+                    return i, None, True
+            else:
+                buf = ch._buf
+                if buf and not ch._sendq:    # a buffered value: inline (speed)
+                    return i, buf.popleft(), True
+                if buf or ch._sendq or ch.closed:
+                    value, ok = ch.recv_ok()     # cannot park either
+                    return i, value, ok
+    else:
+        # Any other number: reservoir sampling (the k-th ready case
+        # replaces the pick with probability 1/k) needs no list (speed)
+        # and comes to the same.
+        nready = 0
+        pick = -1
+        for i, case in enumerate(cases):
+            ch = case.ch
+            if ch is not None and (
+                    (ch.closed or ch._recvq or len(ch._buf) < ch.capacity) if case.is_send
+                    else (ch._buf or ch._sendq or ch.closed)):
+                nready += 1
+                if nready == 1 or _random() * nready < 1.0:
+                    pick = i
+        if nready:
+            case = cases[pick]
+            if case.is_send:
+                case.ch.send(case.value)     # cannot park: it is ready
+                return pick, None, True
+            value, ok = case.ch.recv_ok()    # cannot park either
+            return pick, value, ok
     if default:
         return -1, None, False
     # 2. park on every channel
