@@ -54,6 +54,32 @@ def test_stop_after_it_fired_then_drain(run):
     run(main)
 
 
+def test_reset_without_draining_leaves_the_stale_value(run):
+    """Go (before 1.23) documents this race: Reset on a timer that fired
+    but was not drained returns false, and the old value is still there
+    to be received -- which is why its docs say to drain first."""
+    def main():
+        t = Timer(D)
+        after(3 * D).recv()                       # it fired; nobody received
+        assert t.reset(10 * D) is False
+        stale, ok = t.c.try_recv()
+        assert ok and stale <= time.monotonic()   # the old value, at once
+        t0 = time.monotonic()
+        assert t.c.recv() >= t0                   # then the new one
+    run(main)
+
+
+def test_fired_value_is_not_doubled_when_channel_full(run):
+    def main():
+        t = Timer(D)
+        after(3 * D).recv()
+        t.reset(0)                                # fires again at once
+        after(3 * D).recv()
+        assert t.c.try_recv()[1] is True
+        assert t.c.try_recv() == (None, False)    # capacity 1: one value
+    run(main)
+
+
 def test_reset_pending_timer_fires_once_at_new_time(run):
     def main():
         t = Timer(D)
