@@ -290,3 +290,24 @@ def test_errgroup_set_limit(run):
         gate.send(None)
         h.wait()
     run(main)
+
+
+def test_teardown_leaves_rwmutex_and_semaphore_clean(run):
+    objs = []
+
+    def main():
+        rw, sem = RWMutex(), Semaphore(2)
+        objs.extend([rw, sem])
+        rw.rlock()
+        writer = netpoll.go(rw.lock)
+        wait_parked(writer, reason="sync.RWMutex.Lock")
+        readers = [netpoll.go(rw.rlock) for _ in range(3)]
+        wait_parked(*readers, reason="sync.RWMutex.RLock")
+        sem.acquire(2)
+        takers = [netpoll.go(sem.acquire, 1) for _ in range(3)]
+        wait_parked(*takers, reason="semacquire")
+        sem.release(2)     # granted to two of them; all are killed before running
+    run(main)
+    rw, sem = objs
+    assert not rw._wq and not rw._rq
+    assert not sem._waiters and sem._cur == 0
