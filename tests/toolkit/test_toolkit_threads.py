@@ -2,6 +2,7 @@
 full to_thread pool cannot starve dial by name), nested use never
 deadlocks, and an abandoned call never keeps the process from exiting."""
 
+import signal
 import threading
 import time
 
@@ -123,3 +124,22 @@ def test_abandoned_name_lookup_does_not_hold_the_exit():
     """)
     assert rc == 0 and "gave up: dial tcp slow.example:80: i/o timeout" in out, (out, err)
     assert took < 15, took
+
+
+def test_ctrl_c_during_to_thread_exits_at_once():
+    t0 = time.monotonic()
+    with Child.script("""
+        import time, netpoll
+        def main():
+            print("waiting", flush=True)
+            netpoll.to_thread(time.sleep, 25)
+        try:
+            netpoll.run(main)
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+    """) as child:
+        child.expect("waiting")
+        child.proc.send_signal(signal.SIGINT)
+        rc, out, err = child.finish(timeout=30)
+    assert "interrupted" in out and rc == 0, (out, err)
+    assert time.monotonic() - t0 < 15
