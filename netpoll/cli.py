@@ -221,6 +221,18 @@ def _no_arguments(p: argparse.ArgumentParser) -> None:
     pass
 
 
+# -- serve (owned by netpoll.http: netpoll/http/cli.py) --------------------------
+
+def _serve_arguments(p: argparse.ArgumentParser) -> None:
+    from netpoll.http.cli import add_arguments
+    add_arguments(p)
+
+
+def _serve_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from netpoll.http.cli import run
+    return run(args, parser)
+
+
 # -- the table -------------------------------------------------------------------
 
 SUBCOMMANDS: list[Subcommand] = [
@@ -229,6 +241,9 @@ SUBCOMMANDS: list[Subcommand] = [
     Subcommand("demo", "select vs poll vs epoll (and a thread per connection) as idle "
                        "connections pile up: table + plot",
                DEMO_HELP, _demo_arguments, _demo_run),
+    Subcommand("serve", "serve a WSGI application (MODULE:APP) with netpoll.http",
+               "Serve the WSGI application APP of module MODULE with netpoll.http "
+               "(see netpoll/http/cli.py).", _serve_arguments, _serve_run),
     Subcommand("pollers", "list the poller backends available on this OS",
                "Print the available poller backends, best (the default) first.",
                _no_arguments, _pollers_run),
