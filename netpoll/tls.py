@@ -201,7 +201,7 @@ class Conn:
         self._wok = False         # write fast path allowed: handshaken, no error, not shut
         self._hserr = self._rerr = self._werr = None
         self._eof = None          # None, "close_notify" or "truncated"
-        self._ineof = False       # EOF written to the incoming BIO
+        self._ineof = 0           # EOF written to the incoming BIO (then: calls since)
         self._stash = None        # plaintext decrypted early by close_write
         self._rshut = False
         self._notified = False    # close_notify sent
@@ -269,7 +269,7 @@ class Conn:
             # the BIO holds ciphertext nor OpenSSL plaintext, the call could
             # only raise SSLWantReadError, and a raised-and-caught exception
             # is the dearest step of a small read.
-            if inc.pending or obj.pending():
+            if inc.pending or obj.pending() or self._ineof:
                 try:
                     data = obj.read(n)
                 except _WantRead:
@@ -299,7 +299,7 @@ class Conn:
         inc = self._in
         empty = b"" if buffer is None else 0
         while True:
-            if inc.pending or obj.pending():
+            if inc.pending or obj.pending() or self._ineof:
                 try:
                     data = obj.read(n) if buffer is None else obj.read(n, buffer)
                 except _WantRead:
@@ -376,14 +376,18 @@ class Conn:
             if count != self._nrecv:
                 return
             if self._ineof:
-                # OpenSSL asked for more after it was told EOF: never loop.
-                raise _EOFError(errno.ECONNRESET, "EOF occurred in violation of protocol")
+                # Asked again after EOF: the caller retries its OpenSSL call,
+                # which reports the EOF; a second time would be a loop.
+                self._ineof += 1
+                if self._ineof > 2:
+                    raise _EOFError(errno.ECONNRESET, "EOF occurred in violation of protocol")
+                return
             data = self.conn.read(READ_SIZE)
             self._nrecv = count + 1
             if data:
                 self._in.write(data)
             else:
-                self._ineof = True
+                self._ineof = 1
                 self._in.write_eof()
         finally:
             rl.release()

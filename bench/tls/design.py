@@ -26,9 +26,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 
-import netpoll                                          # noqa: E402
-from netpoll import net                                 # noqa: E402
-from netpoll.poller import MODE_READ, MODE_WRITE        # noqa: E402
+import netpoll
+from netpoll import net, tls
+from netpoll.poller import MODE_READ, MODE_WRITE
 
 WantRead = ssl.SSLWantReadError
 WantWrite = ssl.SSLWantWriteError
@@ -132,10 +132,10 @@ class SockConn:
                 return fn(*args)
             except WantRead:
                 if pd.wait(MODE_READ):
-                    raise TimeoutError
+                    raise TimeoutError from None
             except WantWrite:
                 if pd.wait(MODE_WRITE):
-                    raise TimeoutError
+                    raise TimeoutError from None
 
     def handshake(self):
         self._call(self.obj.do_handshake)
@@ -151,7 +151,13 @@ class SockConn:
         self.conn.close()
 
 
-VARIANTS = {"bio": BioConn, "bio-c": BioCConn, "bio-fast": BioFastConn, "sock": SockConn}
+def tls_conn(conn, ctx, server_side, name=None):
+    """The real thing: netpoll.tls.Conn (BIO design, with its locks)."""
+    return tls.server(conn, ctx) if server_side else tls.client(conn, ctx, name)
+
+
+VARIANTS = {"bio": BioConn, "bio-c": BioCConn, "bio-fast": BioFastConn, "sock": SockConn,
+            "netpoll.tls": tls_conn}
 
 
 def make_contexts(tmp):
@@ -263,9 +269,9 @@ def main():
             print(f"round {r} {name}: rt {res[name]['rt_cpu'][-1]:.1f} us cpu, "
                   f"bulk {cpu:.0f} us cpu/MB {mbps:.0f} MB/s", flush=True)
     print("\nmedian of", args.rounds, "rounds (CPU of both ends, process_time):")
-    print(f"{'variant':8} {'us CPU/64B rt':>14} {'us wall/rt':>11} {'us CPU/MB':>10} {'MB/s':>7}")
+    print(f"{'variant':12} {'us CPU/64B rt':>14} {'us wall/rt':>11} {'us CPU/MB':>10} {'MB/s':>7}")
     for name, r in res.items():
-        print(f"{name:8} {statistics.median(r['rt_cpu']):14.1f} "
+        print(f"{name:12} {statistics.median(r['rt_cpu']):14.1f} "
               f"{statistics.median(r['rt_wall']):11.1f} "
               f"{statistics.median(r['mb_cpu']):10.0f} {statistics.median(r['mbps']):7.0f}")
 
