@@ -582,6 +582,9 @@ class Conn:
                 except _SSLError:
                     pass          # latched in _rerr: the next read raises it
                 break
+            if not data:
+                self._at_close_notify()
+                break
             if self._stash is None:
                 self._stash = deque()
             self._stash.append(data)

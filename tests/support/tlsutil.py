@@ -79,3 +79,54 @@ def _pin(ctx, version):
 TLS12 = ssl.TLSVersion.TLSv1_2
 TLS13 = ssl.TLSVersion.TLSv1_3
 VERSIONS = [pytest.param(TLS12, id="tls1.2"), pytest.param(TLS13, id="tls1.3")]
+
+
+class OpenSSLServer:
+    """``openssl s_server`` in a child with stdin kept open (its connected
+    commands: ``r`` renegotiate, ``K`` key update...; stdin EOF would end
+    the session) and stdout read as lines, like support.Child."""
+
+    def __init__(self, *args):
+        import select
+        import subprocess
+        import time
+        self._select, self._time = select.select, time.monotonic
+        self.proc = subprocess.Popen(
+            [need("openssl"), "s_server", "-accept", "127.0.0.1:0", *args],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            bufsize=0)      # unbuffered: select() must see every unread byte
+        self.lines = []
+        line = self.expect("ACCEPT")
+        self.address = line.split()[1]
+
+    def command(self, text):
+        self.proc.stdin.write(text.encode())
+        self.proc.stdin.flush()
+
+    def expect(self, pattern, timeout=30.0):
+        """The next output line containing ``pattern``."""
+        deadline = self._time() + timeout
+        while True:
+            left = deadline - self._time()
+            if left <= 0 or not self._select([self.proc.stdout], [], [], left)[0]:
+                raise AssertionError(f"s_server: no {pattern!r} within {timeout} s: "
+                                     f"{self.lines}")
+            line = self.proc.stdout.readline().decode(errors="replace")
+            if not line:
+                raise AssertionError(f"s_server exited before {pattern!r}: {self.lines}")
+            self.lines.append(line.rstrip("\n"))
+            if pattern in line:
+                return line
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.proc.stdin.close()
+        self.proc.stdout.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
