@@ -86,6 +86,7 @@ class BioCConn(BioConn):
 
     def __init__(self, conn, ctx, server_side, name=None):
         BioConn.__init__(self, conn, ctx, server_side, name)
+        self.ssl = self.obj         # the owner: an sni_callback needs it alive
         self.obj = self.obj._sslobj
 
 
