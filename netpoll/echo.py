@@ -11,20 +11,26 @@ spreads incoming connections over them).  The parent only waits: it
 forwards SIGINT/SIGTERM to the workers and reaps them.
 """
 
+from __future__ import annotations
+
 import os
 import signal
 import socket
 import sys
 import traceback
+from collections.abc import Callable
+from types import FrameType
+from typing import TextIO
 
 import netpoll
 from netpoll import net
+from netpoll.net import Conn, Listener
 from netpoll.net.addr import split_address
 from netpoll.poller import resolve
 from netpoll.server import serve
 
 
-def handle(conn):
+def handle(conn: Conn) -> None:
     """Echo until EOF.  Kept tight: this is the benchmarks' hot loop."""
     with conn:
         try:
@@ -34,11 +40,11 @@ def handle(conn):
             pass          # reset by the peer: nothing to report
 
 
-def _serve(address, reuse_port, announce):
+def _serve(address: str, reuse_port: bool, announce: Callable[[Listener], object]) -> None:
     ln = net.listen("tcp", address, reuse_port=reuse_port)
     stop = netpoll.Chan(1)            # Go: signal.Notify(stop, SIGINT, SIGTERM)
 
-    def on_signal(signum, frame):
+    def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.try_send(signum)
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
@@ -51,10 +57,11 @@ def _serve(address, reuse_port, announce):
     # run() returning stops every connection's goroutine: their `with` closes them.
 
 
-def run(address, poller=None, workers=1, out=sys.stdout):
+def run(address: str, poller: str | None = None, workers: int = 1,
+        out: TextIO = sys.stdout) -> int:
     """Serve until SIGINT/SIGTERM; return the process exit code."""
     if workers <= 1:
-        def announce(ln):
+        def announce(ln: Listener) -> None:
             print(f"netpoll echo: listening on {ln.addr} "
                   f"(poller {netpoll.stats()['poller']}, pid {os.getpid()})",
                   file=out, flush=True)
@@ -63,7 +70,7 @@ def run(address, poller=None, workers=1, out=sys.stdout):
     return _run_workers(address, poller, workers, out)
 
 
-def _run_workers(address, poller, workers, out):
+def _run_workers(address: str, poller: str | None, workers: int, out: TextIO) -> int:
     poller = resolve(poller)              # a bad name fails here, not in N workers
     # The address is checked here, once, by binding a placeholder socket with
     # SO_REUSEPORT (bound, never listening, so it gets no connections): an
@@ -100,7 +107,7 @@ def _run_workers(address, poller, workers, out):
     os.close(ready_w)
     alive = set(pids)
 
-    def forward(signum, frame):
+    def forward(signum: int, frame: FrameType | None) -> None:
         for pid in alive:
             try:
                 os.kill(pid, signum)
@@ -129,7 +136,7 @@ def _run_workers(address, poller, workers, out):
     return code
 
 
-def _placeholder(address):
+def _placeholder(address: str) -> socket.socket:
     """A socket bound (not listening) to ``address`` with SO_REUSEPORT;
     OSError with the message of ``net.listen`` when the address cannot be used."""
     from netpoll.net.errors import op_error
