@@ -792,24 +792,24 @@ def listen(network, address, context, **listen_kwargs):
 
 
 def dial(network, address, context=None, *, server_name=None, timeout=None, ctx=None):
-    """Connect and handshake (Go: tls.DialWithDialer).  ``context`` None
-    means ``ssl.create_default_context()``; ``server_name`` defaults to the
-    host part of ``address``; ``timeout`` (seconds) covers the connection and
-    the handshake; a ``ctx`` (netpoll.context) done meanwhile raises its
-    ``err()``."""
+    """Connect and handshake (Go: tls.DialWithDialer, Dialer.DialContext).
+    ``context`` None means ``ssl.create_default_context()``; ``server_name``
+    defaults to the host part of ``address``; ``timeout`` (seconds) covers
+    the connection and the handshake.  A ``ctx`` (netpoll.context) done
+    meanwhile closes the connection and raises an instance of
+    ``ctx.err()``'s class; its deadline bounds the handshake too."""
     if context is None:
         context = ssl.create_default_context()
     if server_name is None:
         server_name = _host_of(network, address)
     deadline = None if timeout is None else time.monotonic() + timeout
-    kwargs = {}
     if ctx is not None:
-        err = ctx.err()
-        if err is not None:
-            raise err
-        if _dial_takes_ctx():
-            kwargs["ctx"] = ctx
-    conn = net.dial(network, address, timeout=timeout, **kwargs)
+        if ctx.err() is not None:
+            raise _ctx_error(network, address, ctx.err())
+        d = ctx.deadline()
+        if d is not None and (deadline is None or d < deadline):
+            deadline = d
+    conn = net.dial(network, address, timeout=timeout, ctx=ctx)
     stop = None
     try:
         tc = Conn(conn, context, False, server_name)
@@ -817,22 +817,29 @@ def dial(network, address, context=None, *, server_name=None, timeout=None, ctx=
             conn.set_deadline(deadline)
         if ctx is not None:
             from . import context as _context
+            # Go's handshakeContext: a context done mid-handshake closes
+            # the connection, which wakes the handshake.
             stop = _context.after_func(ctx, conn.close)
         tc.handshake()
+        if stop is not None and not stop():
+            raise ClosedError()          # the context fired as we finished
         if deadline is not None:
             conn.set_deadline(None)
     except BaseException as e:
         conn.close()
         if ctx is not None and ctx.err() is not None and isinstance(e, OSError):
-            raise ctx.err() from None
+            raise _ctx_error(network, address, ctx.err()) from None
         raise
-    finally:
-        if stop is not None:
-            stop()
-    if ctx is not None and ctx.err() is not None:
-        tc.close()
-        raise ctx.err()
     return tc
+
+
+def _ctx_error(network, address, err):
+    """The context's error for a TLS dial, Go-style: the class of
+    ``ctx.err()``, message ``tls dial tcp ADDR: operation was canceled``
+    (or ``context deadline exceeded``)."""
+    what = "operation was canceled" if not isinstance(err, TimeoutError) \
+        else "context deadline exceeded"
+    return type(err)(f"tls dial {network} {address}: {what}")
 
 
 def _host_of(network, address):
@@ -842,14 +849,3 @@ def _host_of(network, address):
         return str(address[0]) or None
     host, _ = net.split_host_port(address)
     return host or None
-
-
-_ctx_param = None
-
-
-def _dial_takes_ctx():
-    global _ctx_param
-    if _ctx_param is None:
-        import inspect
-        _ctx_param = "ctx" in inspect.signature(net.dial).parameters
-    return _ctx_param
