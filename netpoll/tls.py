@@ -233,14 +233,22 @@ class Conn:
                         self._flush(True)
                         self._fill()
                 self._flush(True)
-            except BaseException as e:
+            except Exception as e:
                 self._hserr = e
                 if isinstance(e, _SSLError):
                     self._send_alert()
                 raise
+            except BaseException:
+                # GoroutineExit, KeyboardInterrupt: not an error of this
+                # connection to hand to other callers, but the handshake
+                # stopped part way (perhaps mid-record): it cannot resume.
+                self._hserr = ConnectionAbortedError(
+                    errno.ECONNABORTED, "tls: handshake interrupted")
+                raise
             self._hs = _HS_DONE
-            self._rok = not (self._rshut or self._stash or self._eof or self._rerr)
-            self._wok = not (self._werr or self._notified)
+            self._rok = not (self._closed or self._rshut or self._stash or self._eof
+                             or self._rerr)
+            self._wok = not (self._closed or self._werr or self._notified)
         finally:
             hl.release()
 
