@@ -12,6 +12,7 @@ from .runtime.chan import Chan, ChanClosed, WaitGroup
 from .runtime.goroutine import Goroutine, GoroutineExit
 from .runtime.scheduler import go, gosched, run, set_watchdog, sleep, stats
 from .runtime.threads import to_thread
+from .patch import patch, patched  # noqa: E402  (the function shadows the package name)
 
 __version__ = "0.1.0"
 
@@ -19,4 +20,16 @@ __all__ = [
     "run", "go", "sleep", "gosched", "to_thread", "stats", "pollers", "set_watchdog",
     "Chan", "ChanClosed", "WaitGroup", "Goroutine", "GoroutineExit",
     "DeadlineExceededError", "ClosedError", "DeadlockError",
+    "patch", "patched",
 ]
+
+
+def _patch_from_env():
+    import os
+    value = os.environ.get("NETPOLL_PATCH")
+    if value:
+        from .patch import patch_from_env
+        patch_from_env(value)
+
+
+_patch_from_env()
