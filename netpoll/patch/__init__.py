@@ -72,6 +72,9 @@ def patch(*, socket=True, ssl=True, select=True, time=True, dns=True):
     """Make the standard library cooperative (SPEC §7); returns
     ``patched()``."""
     with _lock:
+        # netpoll's level-triggered backends bind select.select / select.poll
+        # when imported; import them now, while those are the originals.
+        from ..poller import poll as _p, select as _s  # noqa: F401
         if socket and "socket" not in _patched:
             import socket as m
             from .sockets import socket as cls

@@ -15,6 +15,10 @@ import select
 from . import MODE_READ, MODE_WRITE
 from .base import PollerBase
 
+# Bound at import (netpoll.patch() imports this module before it replaces
+# select.select): this backend runs in the scheduler and must never park.
+_select = select.select
+
 FD_SETSIZE = 1024
 
 
@@ -57,7 +61,7 @@ class SelectPoller(PollerBase):
         self.polls += 1
         rset, wset = self._rset, self._wset
         try:
-            r, w, _ = select.select(rset, wset, (), timeout)
+            r, w, _ = _select(rset, wset, (), timeout)
         except InterruptedError:
             return
         pds = self._pds
