@@ -8,7 +8,7 @@ replaces, in the standard library's modules:
 socket     ``socket.socket`` (a cooperative subclass, see ``sockets``);
            ``create_connection``, ``socketpair``, ``fromfd`` and
            ``socket.accept`` build it through ``socket.py``'s globals
-ssl        ``ssl.SSLContext.sslsocket_class`` and ``ssl.SSLSocket``
+ssl        ``ssl.SSLContext.sslsocket_class`` (every ``wrap_socket``)
 select     ``select.select``, ``select.poll``, ``selectors.*Selector``
            and ``selectors.DefaultSelector`` (see ``waiting``)
 time       ``time.sleep``: ``netpoll.sleep`` in a goroutine
@@ -89,8 +89,10 @@ def patch(*, socket=True, ssl=True, select=True, time=True, dns=True):
         if ssl and "ssl" not in _patched:
             import ssl as m
             from .sslsockets import SSLSocket
+            # Not ssl.SSLSocket itself: ssl.py's own code names it through
+            # its globals (super(SSLSocket, self)); ours is its subclass, so
+            # isinstance checks against it still hold.
             _set(m.SSLContext, "sslsocket_class", SSLSocket)
-            _set(m, "SSLSocket", SSLSocket)
             _patched.add("ssl")
         if select and "select" not in _patched:
             import select as m
