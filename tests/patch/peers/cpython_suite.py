@@ -1,0 +1,47 @@
+"""Run parts of CPython's own test suite (the interpreter's ``test``
+package) with ``netpoll.patch()`` applied, inside ``netpoll.run`` so the
+main thread's socket calls park as goroutines (the helper threads those
+tests start have no runtime: their calls behave like the originals).
+
+Usage: cpython_suite.py MODULE [TEST_ID_PREFIX ...]
+Prints one JSON line: counts and the ids of failures and errors."""
+
+import json
+import sys
+import unittest
+
+import netpoll
+
+netpoll.patch()
+
+
+def main():
+    module = sys.argv[1]
+    prefixes = sys.argv[2:]
+    loader = unittest.TestLoader()
+    suite = loader.loadTestsFromName(module)
+
+    def flatten(s):
+        for t in s:
+            if isinstance(t, unittest.TestSuite):
+                yield from flatten(t)
+            else:
+                yield t
+
+    tests = [t for t in flatten(suite)
+             if not prefixes or any(t.id().startswith(f"{module}.{p}") for p in prefixes)]
+    result = unittest.TestResult()
+    netpoll.run(unittest.TestSuite(tests).run, result)
+    out = {
+        "run": result.testsRun,
+        "failures": sorted(t.id() for t, _ in result.failures),
+        "errors": sorted(t.id() for t, _ in result.errors),
+        "skipped": len(result.skipped),
+        "first_trace": (result.failures + result.errors)[0][1][-1500:]
+        if result.failures or result.errors else "",
+    }
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
