@@ -52,7 +52,7 @@ def gethostbyaddr(ip_address):
 def getnameinfo(sockaddr, flags):
     fn = _orig["getnameinfo"]
     numeric = _stdsocket.NI_NUMERICHOST | _stdsocket.NI_NUMERICSERV
-    if flags & numeric == numeric or coop_runtime() is None:
+    if type(sockaddr) is not tuple or flags & numeric == numeric or coop_runtime() is None:
         return fn(sockaddr, flags)
     return to_thread(fn, sockaddr, flags)
 

@@ -56,6 +56,8 @@ _monotonic = time.monotonic
 _AF_INET = _stdsocket.AF_INET
 _AF_INET6 = _stdsocket.AF_INET6
 _NOT_DRAINED = ~DRAINED
+# A call with MSG_DONTWAIT asks not to wait: it goes straight to the kernel.
+_DONTWAIT = getattr(_stdsocket, "MSG_DONTWAIT", 0)
 _WLOCK_REF = WLOCK + REF
 
 
@@ -213,9 +215,13 @@ class socket(_StdSocket):
                 _ss.settimeout(self, value)
                 value = _ss.gettimeout(self)
                 _ss.settimeout(self, 0.0)
+        # CPython's settimeout sets the descriptor's mode, so it fails on a
+        # bad descriptor; ours stays non-blocking, which checks it the same way.
+        _ss.setblocking(self, False)
         self._np_timeout = value
 
     def setblocking(self, flag):
+        _ss.setblocking(self, False)
         self._np_timeout = None if flag else 0.0
 
     def getblocking(self):
@@ -322,7 +328,7 @@ class socket(_StdSocket):
     # -- reads -----------------------------------------------------------------
 
     def recv(self, bufsize, flags=0):
-        if self._np_timeout == 0.0 or self._np_here() is None:
+        if self._np_timeout == 0.0 or flags & _DONTWAIT or self._np_here() is None:
             return self._np_block(MODE_READ, _ss.recv, bufsize, flags)
         if flags:
             data = self._np_io(MODE_READ, _read_call, "recv", bufsize, flags)
@@ -330,7 +336,7 @@ class socket(_StdSocket):
         return self._np_io(MODE_READ, FD.read, bufsize)
 
     def recv_into(self, buffer, nbytes=0, flags=0):
-        if self._np_timeout == 0.0 or self._np_here() is None:
+        if self._np_timeout == 0.0 or flags & _DONTWAIT or self._np_here() is None:
             return self._np_block(MODE_READ, _ss.recv_into, buffer, nbytes, flags)
         if flags:
             n = self._np_io(MODE_READ, _read_call, "recv_into", buffer, nbytes, flags)
@@ -340,26 +346,26 @@ class socket(_StdSocket):
         return self._np_io(MODE_READ, FD.read_into, buffer, nbytes)
 
     def recvfrom(self, bufsize, flags=0):
-        if self._np_timeout == 0.0 or self._np_here() is None:
+        if self._np_timeout == 0.0 or flags & _DONTWAIT or self._np_here() is None:
             return self._np_block(MODE_READ, _ss.recvfrom, bufsize, flags)
         r = self._np_io(MODE_READ, _read_call, "recvfrom", bufsize, flags)
         return (b"", None) if r is None else r
 
     def recvfrom_into(self, buffer, nbytes=0, flags=0):
-        if self._np_timeout == 0.0 or self._np_here() is None:
+        if self._np_timeout == 0.0 or flags & _DONTWAIT or self._np_here() is None:
             return self._np_block(MODE_READ, _ss.recvfrom_into, buffer, nbytes, flags)
         r = self._np_io(MODE_READ, _read_call, "recvfrom_into", buffer, nbytes, flags)
         return (0, None) if r is None else r
 
     if hasattr(_ss, "recvmsg"):
         def recvmsg(self, bufsize, ancbufsize=0, flags=0):
-            if self._np_timeout == 0.0 or self._np_here() is None:
+            if self._np_timeout == 0.0 or flags & _DONTWAIT or self._np_here() is None:
                 return self._np_block(MODE_READ, _ss.recvmsg, bufsize, ancbufsize, flags)
             r = self._np_io(MODE_READ, _read_call, "recvmsg", bufsize, ancbufsize, flags)
             return (b"", [], 0, None) if r is None else r
 
         def recvmsg_into(self, buffers, ancbufsize=0, flags=0):
-            if self._np_timeout == 0.0 or self._np_here() is None:
+            if self._np_timeout == 0.0 or flags & _DONTWAIT or self._np_here() is None:
                 return self._np_block(MODE_READ, _ss.recvmsg_into, buffers, ancbufsize, flags)
             r = self._np_io(MODE_READ, _read_call, "recvmsg_into", buffers, ancbufsize, flags)
             return (0, [], 0, None) if r is None else r
@@ -367,7 +373,7 @@ class socket(_StdSocket):
     # -- writes ----------------------------------------------------------------
 
     def send(self, data, flags=0):
-        if self._np_timeout == 0.0 or self._np_here() is None:
+        if self._np_timeout == 0.0 or flags & _DONTWAIT or self._np_here() is None:
             return self._np_block(MODE_WRITE, _ss.send, data, flags)
         return self._np_io(MODE_WRITE, _write_call, "send", data, flags)
 
@@ -393,12 +399,14 @@ class socket(_StdSocket):
             self._np_io(MODE_WRITE, FD.write, data)
         return None
 
-    def sendto(self, data, flags_or_addr, addr=None):
-        if addr is None:
-            flags, addr = 0, flags_or_addr
+    def sendto(self, data, *args):
+        if len(args) == 1:
+            flags, addr = 0, args[0]
+        elif len(args) == 2:
+            flags, addr = args
         else:
-            flags = flags_or_addr
-        if self._np_timeout == 0.0 or self._np_here() is None:
+            raise TypeError(f"sendto() takes 2 or 3 arguments ({len(args) + 1} given)")
+        if self._np_timeout == 0.0 or flags & _DONTWAIT or self._np_here() is None:
             return self._np_block(MODE_WRITE, _ss.sendto, data, flags, addr)
         addr = self._np_resolve(addr)
         return self._np_io(MODE_WRITE, _write_call, "sendto", data, flags, addr)
@@ -406,7 +414,7 @@ class socket(_StdSocket):
     if hasattr(_ss, "sendmsg"):
         def sendmsg(self, buffers, ancdata=(), flags=0, address=None):
             args = (buffers, ancdata, flags) if address is None else (buffers, ancdata, flags, address)
-            if self._np_timeout == 0.0 or self._np_here() is None:
+            if self._np_timeout == 0.0 or flags & _DONTWAIT or self._np_here() is None:
                 return self._np_block(MODE_WRITE, _ss.sendmsg, *args)
             return self._np_io(MODE_WRITE, _write_call, "sendmsg", *args)
 

@@ -6,13 +6,16 @@ tests start have no runtime: their calls behave like the originals).
 Usage: cpython_suite.py MODULE [TEST_ID_PREFIX ...]
 Prints one JSON line: counts and the ids of failures and errors."""
 
+import faulthandler
 import json
+import os
 import sys
 import unittest
 
 import netpoll
 
-netpoll.patch()
+if not os.environ.get("CPYTHON_SUITE_NOPATCH"):      # the baseline: same run, unpatched
+    netpoll.patch()
 
 
 def main():
@@ -30,7 +33,22 @@ def main():
 
     tests = [t for t in flatten(suite)
              if not prefixes or any(t.id().startswith(f"{module}.{p}") for p in prefixes)]
-    result = unittest.TestResult()
+    per_test = float(os.environ.get("CPYTHON_SUITE_TEST_TIMEOUT", "60"))
+    verbose = bool(os.environ.get("CPYTHON_SUITE_VERBOSE"))
+
+    class Result(unittest.TestResult):
+        def startTest(self, test):
+            # A test that hangs ends the run with every thread's stack.
+            faulthandler.dump_traceback_later(per_test, exit=True)
+            if verbose:
+                print("start", test.id(), file=sys.stderr, flush=True)
+            super().startTest(test)
+
+        def stopTest(self, test):
+            faulthandler.cancel_dump_traceback_later()
+            super().stopTest(test)
+
+    result = Result()
     netpoll.run(unittest.TestSuite(tests).run, result)
     out = {
         "run": result.testsRun,
@@ -40,7 +58,11 @@ def main():
         "first_trace": (result.failures + result.errors)[0][1][-1500:]
         if result.failures or result.errors else "",
     }
-    print(json.dumps(out))
+    print(json.dumps(out), flush=True)
+    sys.stderr.flush()
+    # Not a normal exit: an abandoned to_thread call (a test interrupted in
+    # a lookup) would keep the interpreter waiting for its worker.
+    os._exit(0)
 
 
 if __name__ == "__main__":
