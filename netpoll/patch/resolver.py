@@ -53,7 +53,11 @@ def getnameinfo(sockaddr, flags):
     fn = _orig["getnameinfo"]
     numeric = _stdsocket.NI_NUMERICHOST | _stdsocket.NI_NUMERICSERV
     if type(sockaddr) is not tuple or flags & numeric == numeric or coop_runtime() is None:
-        return fn(sockaddr, flags)
+        try:
+            return fn(sockaddr, flags)
+        except BaseException:
+            sockaddr = None     # the traceback keeps this frame: drop our reference
+            raise
     return to_thread(fn, sockaddr, flags)
 
 

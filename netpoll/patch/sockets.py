@@ -328,7 +328,9 @@ class socket(_StdSocket):
     # -- reads -----------------------------------------------------------------
 
     def recv(self, bufsize, flags=0):
-        if self._np_timeout == 0.0 or flags & _DONTWAIT or self._np_here() is None:
+        if self._np_timeout == 0.0 or flags & _DONTWAIT:
+            return _ss.recv(self, bufsize, flags)
+        if self._np_here() is None:
             return self._np_block(MODE_READ, _ss.recv, bufsize, flags)
         if flags:
             data = self._np_io(MODE_READ, _read_call, "recv", bufsize, flags)
@@ -336,7 +338,9 @@ class socket(_StdSocket):
         return self._np_io(MODE_READ, FD.read, bufsize)
 
     def recv_into(self, buffer, nbytes=0, flags=0):
-        if self._np_timeout == 0.0 or flags & _DONTWAIT or self._np_here() is None:
+        if self._np_timeout == 0.0 or flags & _DONTWAIT:
+            return _ss.recv_into(self, buffer, nbytes, flags)
+        if self._np_here() is None:
             return self._np_block(MODE_READ, _ss.recv_into, buffer, nbytes, flags)
         if flags:
             n = self._np_io(MODE_READ, _read_call, "recv_into", buffer, nbytes, flags)
@@ -346,26 +350,34 @@ class socket(_StdSocket):
         return self._np_io(MODE_READ, FD.read_into, buffer, nbytes)
 
     def recvfrom(self, bufsize, flags=0):
-        if self._np_timeout == 0.0 or flags & _DONTWAIT or self._np_here() is None:
+        if self._np_timeout == 0.0 or flags & _DONTWAIT:
+            return _ss.recvfrom(self, bufsize, flags)
+        if self._np_here() is None:
             return self._np_block(MODE_READ, _ss.recvfrom, bufsize, flags)
         r = self._np_io(MODE_READ, _read_call, "recvfrom", bufsize, flags)
         return (b"", None) if r is None else r
 
     def recvfrom_into(self, buffer, nbytes=0, flags=0):
-        if self._np_timeout == 0.0 or flags & _DONTWAIT or self._np_here() is None:
+        if self._np_timeout == 0.0 or flags & _DONTWAIT:
+            return _ss.recvfrom_into(self, buffer, nbytes, flags)
+        if self._np_here() is None:
             return self._np_block(MODE_READ, _ss.recvfrom_into, buffer, nbytes, flags)
         r = self._np_io(MODE_READ, _read_call, "recvfrom_into", buffer, nbytes, flags)
         return (0, None) if r is None else r
 
     if hasattr(_ss, "recvmsg"):
         def recvmsg(self, bufsize, ancbufsize=0, flags=0):
-            if self._np_timeout == 0.0 or flags & _DONTWAIT or self._np_here() is None:
+            if self._np_timeout == 0.0 or flags & _DONTWAIT:
+                return _ss.recvmsg(self, bufsize, ancbufsize, flags)
+            if self._np_here() is None:
                 return self._np_block(MODE_READ, _ss.recvmsg, bufsize, ancbufsize, flags)
             r = self._np_io(MODE_READ, _read_call, "recvmsg", bufsize, ancbufsize, flags)
             return (b"", [], 0, None) if r is None else r
 
         def recvmsg_into(self, buffers, ancbufsize=0, flags=0):
-            if self._np_timeout == 0.0 or flags & _DONTWAIT or self._np_here() is None:
+            if self._np_timeout == 0.0 or flags & _DONTWAIT:
+                return _ss.recvmsg_into(self, buffers, ancbufsize, flags)
+            if self._np_here() is None:
                 return self._np_block(MODE_READ, _ss.recvmsg_into, buffers, ancbufsize, flags)
             r = self._np_io(MODE_READ, _read_call, "recvmsg_into", buffers, ancbufsize, flags)
             return (0, [], 0, None) if r is None else r
@@ -373,7 +385,9 @@ class socket(_StdSocket):
     # -- writes ----------------------------------------------------------------
 
     def send(self, data, flags=0):
-        if self._np_timeout == 0.0 or flags & _DONTWAIT or self._np_here() is None:
+        if self._np_timeout == 0.0 or flags & _DONTWAIT:
+            return _ss.send(self, data, flags)
+        if self._np_here() is None:
             return self._np_block(MODE_WRITE, _ss.send, data, flags)
         return self._np_io(MODE_WRITE, _write_call, "send", data, flags)
 
@@ -406,7 +420,9 @@ class socket(_StdSocket):
             flags, addr = args
         else:
             raise TypeError(f"sendto() takes 2 or 3 arguments ({len(args) + 1} given)")
-        if self._np_timeout == 0.0 or flags & _DONTWAIT or self._np_here() is None:
+        if self._np_timeout == 0.0 or flags & _DONTWAIT:
+            return _ss.sendto(self, data, flags, addr)
+        if self._np_here() is None:
             return self._np_block(MODE_WRITE, _ss.sendto, data, flags, addr)
         addr = self._np_resolve(addr)
         return self._np_io(MODE_WRITE, _write_call, "sendto", data, flags, addr)
@@ -414,7 +430,9 @@ class socket(_StdSocket):
     if hasattr(_ss, "sendmsg"):
         def sendmsg(self, buffers, ancdata=(), flags=0, address=None):
             args = (buffers, ancdata, flags) if address is None else (buffers, ancdata, flags, address)
-            if self._np_timeout == 0.0 or flags & _DONTWAIT or self._np_here() is None:
+            if self._np_timeout == 0.0 or flags & _DONTWAIT:
+                return _ss.sendmsg(self, *args)
+            if self._np_here() is None:
                 return self._np_block(MODE_WRITE, _ss.sendmsg, *args)
             return self._np_io(MODE_WRITE, _write_call, "sendmsg", *args)
 

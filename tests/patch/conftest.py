@@ -53,7 +53,7 @@ class Patched:
     """Run snippets in children with the patch applied."""
 
     def __init__(self, env):
-        self.env = env
+        self.env = dict(env, NETPOLL_WATCHDOG="2")
 
     def __call__(self, code, timeout=60.0, env=None, patch="netpoll.patch()"):
         """Run ``code`` after ``import netpoll; <patch>``; it must print one
@@ -68,6 +68,9 @@ class Patched:
                 raise AssertionError(f"child did not finish within {timeout} s; "
                                      f"stderr: {child.errors()}") from None
             assert rc == 0, f"child exit {rc}\nstdout: {child.lines}\nstderr: {err}"
+            # The watchdog runs in every child (NETPOLL_WATCHDOG, set above): no
+            # library may stall the runtime on a lock.
+            assert "blocked acquiring a lock" not in err, err
             lines = [ln for ln in child.lines if ln.startswith("{")]
             assert lines, f"no JSON line; stdout: {child.lines}; stderr: {err}"
             return json.loads(lines[-1])

@@ -31,8 +31,14 @@ def main():
             else:
                 yield t
 
+    # Classes left out of every run, patched or not, with the reason:
+    # ThreadedVSOCKSocketStreamTest waits in accept() forever on a kernel
+    # without a vsock transport (unpatched too).
+    exclude = ["ThreadedVSOCKSocketStreamTest"] + \
+        [e for e in os.environ.get("CPYTHON_SUITE_EXCLUDE", "").split(",") if e]
     tests = [t for t in flatten(suite)
-             if not prefixes or any(t.id().startswith(f"{module}.{p}") for p in prefixes)]
+             if (not prefixes or any(t.id().startswith(f"{module}.{p}") for p in prefixes))
+             and not any(t.id().startswith(f"{module}.{e}") for e in exclude)]
     per_test = float(os.environ.get("CPYTHON_SUITE_TEST_TIMEOUT", "60"))
     verbose = bool(os.environ.get("CPYTHON_SUITE_VERBOSE"))
 
