@@ -474,7 +474,7 @@ class socket(_StdSocket):
         if self._np_timeout == 0.0:
             return _ss.connect_ex(self, address)
         try:
-            self.connect(address)
+            socket.connect(self, address)     # not self.connect: SSLSocket's calls us
         except _stdsocket.gaierror:
             raise
         except TimeoutError:
