@@ -2,17 +2,27 @@
 
 Plain blocking-style code runs in goroutines (greenlets); a read that would
 block parks its goroutine on the descriptor and an edge-triggered poller
-(epoll; kqueue, poll or select where chosen) wakes it.  See SPEC.md for the
-contract and ARCHITECTURE.md for the layers.
+(epoll; kqueue, poll or select where chosen) wakes it.  See docs/reference.md
+for the contract and ARCHITECTURE.md for the layers.
 """
 
+from . import context
+from .errgroup import ErrGroup
 from .errors import ClosedError, DeadlineExceededError, DeadlockError
 from .poller import pollers
 from .runtime.chan import Chan, ChanClosed, WaitGroup
 from .runtime.goroutine import Goroutine, GoroutineExit
 from .runtime.scheduler import go, gosched, run, set_watchdog, sleep, stats
+from .runtime.select import Recv, Send, select
 from .runtime.threads import to_thread
-from .patch import patch, patched  # noqa: E402  (the function shadows the package name)
+from .runtime.timer import Ticker, Timer, after, after_func
+from .sync import Mutex, Once, RWMutex, Semaphore
+from .patch import patch, patched  # the function shadows the package's name
+
+# isort: split
+# After the names above: both import them.  `netpoll.net.dial(...)` and
+# `netpoll.server.serve(...)` then work after a bare `import netpoll`.
+from . import net, server
 
 __version__ = "0.1.0"
 
@@ -20,7 +30,9 @@ __all__ = [
     "run", "go", "sleep", "gosched", "to_thread", "stats", "pollers", "set_watchdog",
     "Chan", "ChanClosed", "WaitGroup", "Goroutine", "GoroutineExit",
     "DeadlineExceededError", "ClosedError", "DeadlockError",
-    "patch", "patched",
+    "select", "Recv", "Send", "after", "after_func", "Timer", "Ticker",
+    "Mutex", "RWMutex", "Once", "Semaphore", "ErrGroup", "context",
+    "net", "server", "patch", "patched",
 ]
 
 

@@ -38,7 +38,7 @@ from _socket import socket as _ss
 
 from ..errors import ClosedError, DeadlineExceededError
 from ..internal.fd import FD
-from ..internal.fdmutex import CLOSED, DRAINED, REF, RLOCK, WLOCK
+from ..internal.fdmutex import CLOSED, DRAINED, RLOCK, WLOCK
 from ..poller import MODE_READ, MODE_WRITE
 from ..runtime.scheduler import _local
 
@@ -58,7 +58,6 @@ _AF_INET6 = _stdsocket.AF_INET6
 _NOT_DRAINED = ~DRAINED
 # A call with MSG_DONTWAIT asks not to wait: it goes straight to the kernel.
 _DONTWAIT = getattr(_stdsocket, "MSG_DONTWAIT", 0)
-_WLOCK_REF = WLOCK + REF
 
 
 class _Raw(_ss):
@@ -122,17 +121,10 @@ def _is_ip(host):
         return False
 
 
-def _unlock_write(fd):
-    s = fd.state - _WLOCK_REF
-    fd.state = s
-    if s & CLOSED or fd.wq:
-        fd._unlock_slow(WLOCK, s)
-
-
 def fd_read_call(fd, call, *args):
     """One read-side system call through the FD's loop (read lock,
     prepare, try, park on EAGAIN).  None if the read side is shut."""
-    if not fd._rlock():
+    if not fd._read_lock():
         return None
     try:
         # This call may consume data without the FD's bookkeeping: the
@@ -140,26 +132,26 @@ def fd_read_call(fd, call, *args):
         fd.state &= _NOT_DRAINED
         return fd._attempt(MODE_READ, call, *args)
     finally:
-        fd._runlock()
+        fd._read_unlock()
 
 
 def fd_write_call(fd, call, *args):
     """One write-side system call through the FD's loop."""
-    fd._wlock_slow()
+    fd._write_lock()
     try:
         return fd._attempt(MODE_WRITE, call, *args)
     finally:
-        _unlock_write(fd)
+        fd._write_unlock()
 
 
 def fd_wait(fd, mode, deadline):
     """Park until ``fd`` is ready for ``mode`` (for callers that do their
     own system calls: ssl, select).  False if ``deadline`` passed."""
     if mode == MODE_READ:
-        if not fd._rlock():
+        if not fd._read_lock():
             return True             # read side shut: a read returns at once
     else:
-        fd._wlock_slow()
+        fd._write_lock()
     try:
         pd = fd.pd
         if deadline is not None:
@@ -171,9 +163,9 @@ def fd_wait(fd, mode, deadline):
                 pd.set_deadline(None, mode)
     finally:
         if mode == MODE_READ:
-            fd._runlock()
+            fd._read_unlock()
         else:
-            _unlock_write(fd)
+            fd._write_unlock()
     if code == 1:
         raise ClosedError()
     return code == 0
