@@ -39,7 +39,8 @@ netpoll.run(main)
     with _child(code) as child:
         child.expect("netpoll watchdog:", timeout=30)
         child.stop(signal.SIGKILL)           # it would never end by itself
-        report = "\n".join(child.lines) + child.proc.stdout.read()
+        child.finish(10)
+        report = "\n".join(child.lines)
     assert "It is blocked acquiring a lock (with lock at <string>:" in report, report
     assert re.search(r"goroutine \d+ \[IO wait\] at <string>:\d+ in holder", report), report
 
