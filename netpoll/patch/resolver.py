@@ -4,14 +4,16 @@ and ``getnameinfo`` (gevent: its threaded resolver; Go: net's cgo
 resolver on its own threads).
 
 In a goroutine, a call that could touch the network (a host name, a
-reverse lookup) runs in a worker thread through ``to_thread``; a literal
+reverse lookup) runs in a thread of netpoll's resolver pool
+(``threads.lookup``, the pool ``net.dial`` uses, apart from ``to_thread``'s,
+so a to_thread pool full of blocked calls cannot starve it); a literal
 IP address, or a call outside a running runtime, calls the original at
 once.
 """
 
 import socket as _stdsocket
 
-from ..runtime.threads import to_thread
+from ..runtime.threads import lookup
 from .sockets import _is_ip, coop_runtime
 
 _orig = {name: getattr(_stdsocket, name) for name in
@@ -20,25 +22,25 @@ _orig = {name: getattr(_stdsocket, name) for name in
 
 
 def resolve(fn, *args):
-    """``fn(*args)`` in a worker thread when called in a goroutine, else
+    """``fn(*args)`` in a resolver thread when called in a goroutine, else
     directly."""
     if coop_runtime() is None:
         return fn(*args)
-    return to_thread(fn, *args)
+    return lookup(fn, *args)
 
 
 def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
     fn = _orig["getaddrinfo"]
     if _is_ip(host) or host is None or coop_runtime() is None:
         return fn(host, port, family, type, proto, flags)
-    return to_thread(fn, host, port, family, type, proto, flags)
+    return lookup(fn, host, port, family, type, proto, flags)
 
 
 def gethostbyname(hostname):
     fn = _orig["gethostbyname"]
     if _is_ip(hostname) or coop_runtime() is None:
         return fn(hostname)
-    return to_thread(fn, hostname)
+    return lookup(fn, hostname)
 
 
 def gethostbyname_ex(hostname):
@@ -58,7 +60,7 @@ def getnameinfo(sockaddr, flags):
         except BaseException:
             sockaddr = None     # the traceback keeps this frame: drop our reference
             raise
-    return to_thread(fn, sockaddr, flags)
+    return lookup(fn, sockaddr, flags)
 
 
 for _name in _orig:
