@@ -367,6 +367,7 @@ class socket(_StdSocket):
             return (b"", [], 0, None) if r is None else r
 
         def recvmsg_into(self, buffers, ancbufsize=0, flags=0):
+            buffers = _reusable(buffers)
             if self._np_timeout == 0.0 or flags & _DONTWAIT:
                 return _ss.recvmsg_into(self, buffers, ancbufsize, flags)
             if self._np_here() is None:
@@ -421,6 +422,7 @@ class socket(_StdSocket):
 
     if hasattr(_ss, "sendmsg"):
         def sendmsg(self, buffers, ancdata=(), flags=0, address=None):
+            buffers, ancdata = _reusable(buffers), _reusable(ancdata)
             args = (buffers, ancdata, flags) if address is None else (buffers, ancdata, flags, address)
             if self._np_timeout == 0.0 or flags & _DONTWAIT:
                 return _ss.sendmsg(self, *args)
@@ -549,6 +551,17 @@ class socket(_StdSocket):
                 except Exception:
                     pass
         _ss.__del__(self)
+
+
+def _reusable(items):
+    """An iterable the call may have to consume again after EAGAIN (a
+    generator would be empty the second time)."""
+    if type(items) in (list, tuple):
+        return items
+    try:
+        return list(items)
+    except TypeError:
+        return items        # let the system call raise its own TypeError
 
 
 def _strerror(err):

@@ -234,3 +234,23 @@ def test_patch_time_sleep_parks(patched):
     """)
     assert 0.19 <= out["took"] < 5, out
     assert out["plain"] >= 0.05 and out["neg"]
+
+
+def test_patch_recvmsg_into_generator_retried(patched):
+    """recvmsg_into / sendmsg take any iterable of buffers; a call that has
+    to wait and try again must not find a generator already consumed (the
+    bug: the retry received into no buffer and returned 0)."""
+    out = patched("""
+        import socket, time
+        def main():
+            a, b = socket.socketpair()
+            def later():
+                time.sleep(0.05)
+                b.sendmsg(o for o in [b"gen", b"erator"])
+            netpoll.go(later)
+            buf = bytearray(9)
+            n, anc, flags, addr = a.recvmsg_into(o for o in [buf])   # waits first
+            return {"n": n, "buf": buf.decode()}
+        print(json.dumps(netpoll.run(main)))
+    """)
+    assert out == {"n": 9, "buf": "generator"}
