@@ -12,8 +12,10 @@ sets (``settimeout``, ``setblocking``, the default timeout) lives in
   its descriptor (``_Raw``), registered once with the runtime's poller
   (edge-triggered epoll by default) for the rest of its life: the same
   retry loops, PollDesc parking and deadline timers as ``netpoll.net``.
-  A timeout is a deadline set for the one operation (``now + timeout``)
-  and cleared after it, so ``sendall`` gets CPython's total timeout.
+  A timeout is a deadline set at the start of each operation (``now +
+  timeout``), so ``sendall`` gets CPython's total timeout; it stays armed
+  between operations (the next one moves it later, at no timer-heap cost)
+  and is dropped before any wait that is not under it.
 * In any other thread (no runtime, e.g. a ``to_thread`` worker or a
   library's own pool) the calls behave like CPython's: try, and on EAGAIN
   wait in an unpatched ``poll()`` for the remaining time.  That thread
@@ -38,7 +40,7 @@ from _socket import socket as _ss
 
 from ..errors import ClosedError, DeadlineExceededError
 from ..internal.fd import FD
-from ..internal.fdmutex import CLOSED, DRAINED, RLOCK, WLOCK
+from ..internal.fdmutex import DRAINED, RLOCK, WLOCK
 from ..poller import MODE_READ, MODE_WRITE
 from ..runtime.scheduler import _local
 
@@ -175,13 +177,14 @@ class socket(_StdSocket):
     """``socket.socket`` that parks the goroutine instead of blocking the
     thread (see the module docstring)."""
 
-    __slots__ = ("_np_timeout", "_np_fd")
+    __slots__ = ("_np_timeout", "_np_fd", "_np_armed")
 
     def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
         _StdSocket.__init__(self, family, type, proto, fileno)
         t = _ss.gettimeout(self)
         self._np_timeout = t
         self._np_fd = None
+        self._np_armed = 0
         if t != 0.0:
             _ss.settimeout(self, 0.0)
 
@@ -254,6 +257,7 @@ class socket(_StdSocket):
             raw.close()
             raise
         self._np_fd = fd
+        self._np_armed = 0
         return fd
 
     def _np_block(self, mode, call, *args):
@@ -277,11 +281,19 @@ class socket(_StdSocket):
             block_wait(_ss.fileno(self), mode, deadline)
             return
         try:
-            ok = fd_wait(fd, mode, deadline)
+            ok = self._np_park(fd, mode, deadline)
         except ClosedError:
             raise closed_error() from None
         if not ok:
             raise timed_out()
+
+    def _np_park(self, fd, mode, deadline):
+        """``fd_wait`` after dropping a deadline an earlier operation left
+        armed (it would end this wait); False if ``deadline`` passed."""
+        if self._np_armed & mode:
+            self._np_armed &= ~mode
+            fd.set_deadline(None, mode)
+        return fd_wait(fd, mode, deadline)
 
     def _np_io(self, mode, op, *args):
         """Run ``op(fd, *args)`` with this socket's timeout as the FD's
@@ -289,16 +301,22 @@ class socket(_StdSocket):
         fd = self._np_fd
         t = self._np_timeout
         if t is not None:
+            # The deadline stays armed after the operation: the next one
+            # moves it later, which costs no timer-heap operation
+            # (PollDesc.set_deadline keeps the armed timer; it re-arms
+            # itself when it fires early).  Clearing it per operation
+            # doubled the cost of a round trip with a timeout.
             fd.set_deadline(_monotonic() + t, mode)
+            self._np_armed |= mode
+        elif self._np_armed & mode:
+            self._np_armed &= ~mode
+            fd.set_deadline(None, mode)
         try:
             return op(fd, *args)
         except DeadlineExceededError:
             raise timed_out() from None
         except ClosedError:
             raise closed_error() from None
-        finally:
-            if t is not None and not fd.state & CLOSED:
-                fd.pd.set_deadline(None, mode)
 
     def _np_resolve(self, address):
         """Resolve a host name in ``address`` without blocking the runtime
@@ -440,6 +458,9 @@ class socket(_StdSocket):
         address = self._np_resolve(address)
         fd = self._np_here()
         t = self._np_timeout
+        if self._np_armed & MODE_WRITE:          # FD.connect sets its own
+            self._np_armed &= ~MODE_WRITE
+            fd.set_deadline(None, MODE_WRITE)
         try:
             fd.connect(address, None if t is None else _monotonic() + t)
         except DeadlineExceededError:

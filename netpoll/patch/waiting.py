@@ -31,7 +31,7 @@ from ..poller import MODE_READ, MODE_WRITE
 from ..runtime.polldesc import poll_open
 from ..runtime.scheduler import sleep as _np_sleep
 from ..runtime.threads import to_thread
-from .sockets import RLOCK_WLOCK, coop_runtime, fd_wait
+from .sockets import RLOCK_WLOCK, coop_runtime
 from .sockets import socket as _coopsocket
 
 _orig_select = _select_mod.select
@@ -75,7 +75,7 @@ def wait_ready(rt, reads, writes, excepts, deadline):
             mode = MODE_READ if reads else MODE_WRITE
             fd = obj._np_here()
             if fd is not None and not fd.state & RLOCK_WLOCK[mode]:
-                return fd_wait(fd, mode, deadline)
+                return obj._np_park(fd, mode, deadline)
     if not objs and not excepts:
         _np_sleep(math.inf if deadline is None else max(0.0, deadline - _monotonic()))
         return False

@@ -254,3 +254,35 @@ def test_patch_recvmsg_into_generator_retried(patched):
         print(json.dumps(netpoll.run(main)))
     """)
     assert out == {"n": 9, "buf": "generator"}
+
+
+def test_patch_deadline_left_armed_never_leaks(patched):
+    """A timeout's deadline stays armed between operations (moving it is
+    free); once it has passed while the socket sat idle, no later call may
+    see it: not a recv without timeout, not select, not connect."""
+    out = patched("""
+        import socket, select, time
+        def main():
+            a, b = socket.socketpair()
+            a.settimeout(0.05)
+            b.sendall(b"1"); a.recv(1)          # arms the read deadline
+            time.sleep(0.15)                    # ... which passes, idle
+            def later():
+                time.sleep(0.1); b.sendall(b"2")
+            netpoll.go(later)
+            ready = select.select([a], [], [], 5)[0] == [a]
+            second = a.recv(1)
+            a.settimeout(None)
+            time.sleep(0.1)
+            netpoll.go(later)
+            third = a.recv(1)                   # no timeout: waits for it
+            a.settimeout(0.05)
+            try:
+                a.recv(1); fourth = "data?"
+            except socket.timeout:
+                fourth = "timeout"
+            return {"ready": ready, "second": second.decode(), "third": third.decode(),
+                    "fourth": fourth}
+        print(json.dumps(netpoll.run(main)))
+    """)
+    assert out == {"ready": True, "second": "2", "third": "2", "fourth": "timeout"}
