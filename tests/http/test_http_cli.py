@@ -128,7 +128,7 @@ def test_patch_flag(tmp_path):
     with serve(tmp_path, "--patch") as server:
         # time.sleep in the app parks only its goroutine: others are served
         busy = socket.create_connection(server.address, timeout=10)
-        busy.sendall(b"GET /slow HTTP/1.1\r\n\r\n")
+        busy.sendall(b"GET /slow HTTP/1.1\r\nConnection: close\r\n\r\n")
         t0 = time.monotonic()
         assert get(server.address)[0] == 200
         assert time.monotonic() - t0 < 0.8
