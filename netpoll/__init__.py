@@ -9,6 +9,7 @@ for the contract and ARCHITECTURE.md for the layers.
 from . import context
 from .errgroup import ErrGroup
 from .errors import ClosedError, DeadlineExceededError, DeadlockError
+from .patch import patch, patched  # the function shadows the package's name
 from .poller import pollers
 from .runtime.chan import Chan, ChanClosed, WaitGroup
 from .runtime.goroutine import Goroutine, GoroutineExit
@@ -17,7 +18,6 @@ from .runtime.select import Recv, Send, select
 from .runtime.threads import to_thread
 from .runtime.timer import Ticker, Timer, after, after_func
 from .sync import Mutex, Once, RWMutex, Semaphore
-from .patch import patch, patched  # the function shadows the package's name
 
 # isort: split
 # After the names above: both import them.  `netpoll.net.dial(...)` and
@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 
-def _patch_from_env():
+def _patch_from_env() -> None:
     import os
     value = os.environ.get("NETPOLL_PATCH")
     if value:

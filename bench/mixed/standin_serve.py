@@ -38,7 +38,10 @@ def serve_conn(conn, app, port):
                 k, _, v = line.partition(":")
                 environ["HTTP_" + k.strip().upper().replace("-", "_")] = v.strip()
             status_headers = []
-            body = b"".join(app(environ, lambda s, h, exc=None: status_headers.append((s, h))))
+
+            def start_response(status, headers, exc_info=None, _sh=status_headers):
+                _sh.append((status, headers))
+            body = b"".join(app(environ, start_response))
             status, headers = status_headers[0]
             out = [f"HTTP/1.1 {status}\r\n"]
             out += [f"{k}: {v}\r\n" for k, v in headers]

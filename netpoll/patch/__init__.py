@@ -57,7 +57,8 @@ _orig_sleep = _time_mod.sleep
 def sleep(secs):
     """``time.sleep`` that parks only the calling goroutine (``netpoll.sleep``)
     in a running runtime, and blocks the thread elsewhere."""
-    from ..runtime.scheduler import _local, sleep as np_sleep
+    from ..runtime.scheduler import _local
+    from ..runtime.scheduler import sleep as np_sleep
     rt = getattr(_local, "rt", None)
     if rt is None or rt.closed:
         return _orig_sleep(secs)
@@ -74,20 +75,24 @@ def patch(*, socket=True, ssl=True, select=True, time=True, dns=True):
     with _lock:
         # netpoll's level-triggered backends bind select.select / select.poll
         # when imported; import them now, while those are the originals.
-        from ..poller import poll as _p, select as _s  # noqa: F401
+        from ..poller import poll as _p  # noqa: F401
+        from ..poller import select as _s  # noqa: F401
         if socket and "socket" not in _patched:
             import socket as m
+
             from .sockets import socket as cls
             _set(m, "socket", cls)
             _patched.add("socket")
         if dns and "dns" not in _patched:
             import socket as m
+
             from . import resolver
             for name in resolver._orig:
                 _set(m, name, getattr(resolver, name))
             _patched.add("dns")
         if ssl and "ssl" not in _patched:
             import ssl as m
+
             from .sslsockets import SSLSocket
             # Not ssl.SSLSocket itself: ssl.py's own code names it through
             # its globals (super(SSLSocket, self)); ours is its subclass, so
@@ -97,6 +102,7 @@ def patch(*, socket=True, ssl=True, select=True, time=True, dns=True):
         if select and "select" not in _patched:
             import select as m
             import selectors
+
             from . import waiting
             _set(m, "select", waiting.select)
             _set(m, "poll", waiting.poll)

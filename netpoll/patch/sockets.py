@@ -173,7 +173,7 @@ def fd_wait(fd, mode, deadline):
     return code == 0
 
 
-class socket(_StdSocket):
+class socket(_StdSocket):  # noqa: N801 (it replaces socket.socket)
     """``socket.socket`` that parks the goroutine instead of blocking the
     thread (see the module docstring)."""
 
@@ -441,7 +441,9 @@ class socket(_StdSocket):
     if hasattr(_ss, "sendmsg"):
         def sendmsg(self, buffers, ancdata=(), flags=0, address=None):
             buffers, ancdata = _reusable(buffers), _reusable(ancdata)
-            args = (buffers, ancdata, flags) if address is None else (buffers, ancdata, flags, address)
+            args = (buffers, ancdata, flags)
+            if address is not None:
+                args += (address,)
             if self._np_timeout == 0.0 or flags & _DONTWAIT:
                 return _ss.sendmsg(self, *args)
             if self._np_here() is None:

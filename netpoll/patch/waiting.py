@@ -129,7 +129,7 @@ def select(rlist, wlist, xlist, timeout=None):
             return ready
 
 
-class poll:
+class poll:  # noqa: N801 (it replaces select.poll)
     """``select.poll()`` whose ``poll`` parks only the calling goroutine."""
 
     def __init__(self):

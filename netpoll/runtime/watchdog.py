@@ -92,7 +92,7 @@ def _lock_report(frame, rt):
              f"Parked goroutines (the holder is among them, if it is one):"]
     try:
         from .scheduler import _where
-        for g in sorted(list(rt.goroutines), key=lambda g: g.id):
+        for g in sorted(rt.goroutines, key=lambda g: g.id):
             if g.waitreason not in ("running", "runnable"):
                 lines.append(f"  goroutine {g.id} [{g.waitreason}]{_where(g)}")
     except Exception as exc:              # the runtime's thread is stuck, but be safe

@@ -18,8 +18,8 @@ def test_patch_idempotent_and_additive(patched_epoll):
         more = sorted(netpoll.patch())
         from netpoll.patch import unpatch
         unpatch()
-        restored = [socket.socket.__module__, select.select.__module__ if hasattr(select.select, "__module__") else None,
-                    time.sleep.__module__ if hasattr(time.sleep, "__module__") else None,
+        restored = [socket.socket.__module__, getattr(select.select, "__module__", None),
+                    getattr(time.sleep, "__module__", None),
                     ssl.SSLContext.sslsocket_class is ssl.SSLSocket,
                     selectors.DefaultSelector.__module__, sorted(netpoll.patched())]
         print(json.dumps({"first": first, "again": again, "same": same, "more": more,

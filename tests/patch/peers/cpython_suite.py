@@ -43,14 +43,14 @@ def main():
     verbose = bool(os.environ.get("CPYTHON_SUITE_VERBOSE"))
 
     class Result(unittest.TestResult):
-        def startTest(self, test):
+        def startTest(self, test):  # noqa: N802 (unittest's name)
             # A test that hangs ends the run with every thread's stack.
             faulthandler.dump_traceback_later(per_test, exit=True)
             if verbose:
                 print("start", test.id(), file=sys.stderr, flush=True)
             super().startTest(test)
 
-        def stopTest(self, test):
+        def stopTest(self, test):  # noqa: N802
             faulthandler.cancel_dump_traceback_later()
             super().stopTest(test)
 
