@@ -27,6 +27,7 @@ import select as _select_mod
 import selectors as _selectors
 import time
 
+from ..errors import ClosedError
 from ..poller import MODE_READ, MODE_WRITE
 from ..runtime.polldesc import poll_open
 from ..runtime.scheduler import sleep as _np_sleep
@@ -75,7 +76,11 @@ def wait_ready(rt, reads, writes, excepts, deadline):
             mode = MODE_READ if reads else MODE_WRITE
             fd = obj._np_here()
             if fd is not None and not fd.state & RLOCK_WLOCK[mode]:
-                return obj._np_park(fd, mode, deadline)
+                try:
+                    return obj._np_park(fd, mode, deadline)
+                except ClosedError:
+                    return True     # closed meanwhile: the check reports it
+
     if not objs and not excepts:
         _np_sleep(math.inf if deadline is None else max(0.0, deadline - _monotonic()))
         return False

@@ -55,7 +55,13 @@ def main():
             super().stopTest(test)
 
     result = Result()
-    netpoll.run(unittest.TestSuite(tests).run, result)
+    # What the tests print goes to stderr: stdout carries only the JSON
+    # line (a parent reading it after exit never sees a full pipe).
+    real_stdout, sys.stdout = sys.stdout, sys.stderr
+    try:
+        netpoll.run(unittest.TestSuite(tests).run, result)
+    finally:
+        sys.stdout = real_stdout
     out = {
         "run": result.testsRun,
         "failures": sorted(t.id() for t, _ in result.failures),
