@@ -13,7 +13,8 @@ Every I/O method has the same shape, Go's::
 
 Errors leave here as exceptions without addresses: ``ClosedError`` when the
 FD is closing, ``DeadlineExceededError`` when a deadline passed (``written``
-says how much of a write went out), and the OS's own OSError subclasses.
+says how much of a write went out), and the OS's own OSError subclasses
+(from ``write``/``writev`` with ``written`` too).
 ``netpoll.net`` adds the operation and the addresses to the message.
 
 ``close()`` marks the mutex closed, evicts the PollDesc (every parked
@@ -277,6 +278,9 @@ class FD(FDMutex):
                     return n
             except BlockingIOError:
                 n = 0
+            except OSError as e:
+                e.written = 0
+                raise
             send = self.sock.send
             view = memoryview(data)
             while True:
@@ -288,6 +292,11 @@ class FD(FDMutex):
                     code = pd.wait(MODE_WRITE)
                     if code:
                         raise _poll_error(code, n) from None
+                except OSError as e:
+                    # Go's Write returns (n, err): what the kernel took
+                    # before it failed (ETIMEDOUT, ECONNRESET...).
+                    e.written = n
+                    raise
         finally:
             s = self.state - _WLOCK_REF
             self.state = s
@@ -323,6 +332,9 @@ class FD(FDMutex):
                     if code:
                         raise _poll_error(code, written) from None
                     continue
+                except OSError as e:
+                    e.written = written
+                    raise
                 written += n
                 while n:
                     k = len(bufs[i])
