@@ -1,6 +1,9 @@
-"""Shared fixtures: every poller-independent test runs under each poller."""
+"""Shared fixtures: every poller-independent test runs under each poller.
 
-import os
+Helpers that are not fixtures live in the ``support`` package beside this
+file (``from support import tcp_pair, wait_parked, ...``); pytest puts this
+directory on ``sys.path`` because this conftest.py lives in it."""
+
 import socket
 
 import pytest
@@ -33,18 +36,3 @@ def sockpair():
     yield a, b
     a.close()
     b.close()
-
-
-def wait_parked(*goroutines, reason="IO wait", rounds=10_000):
-    """Yield until every goroutine is parked for ``reason`` (an event, not
-    a sleep: each round lets every runnable goroutine run until it parks)."""
-    for _ in range(rounds):
-        if all(g.waitreason == reason for g in goroutines):
-            return
-        netpoll.gosched()
-    raise AssertionError(f"not parked ({reason}): {goroutines}")
-
-
-def open_fds():
-    """The set of this process's open descriptors."""
-    return set(os.listdir("/proc/self/fd"))
