@@ -241,18 +241,24 @@ class TCPConn(Conn):
         None or 0 (Go's zero value) means Go's default: 15 s, 15 s, 9 probes;
         a negative value leaves the OS's setting as it is (Go does the
         same).  Seconds round up to whole seconds.  ``enable=False`` turns
-        keep-alive off (Go's ``Enable``)."""
-        idle = _keepalive_value("idle", idle, KEEPALIVE_PERIOD, True)
-        interval = _keepalive_value("interval", interval, KEEPALIVE_PERIOD, True)
-        count = _keepalive_value("count", count, KEEPALIVE_COUNT, False)
+        keep-alive off (Go's ``Enable``).  A setting the OS has no option
+        for raises OSError (ENOPROTOOPT) when given, and is skipped when
+        left to its default."""
+        settings = [(_keepalive_value("idle", idle, KEEPALIVE_PERIOD, True), idle,
+                     _KEEPIDLE, "idle"),
+                    (_keepalive_value("interval", interval, KEEPALIVE_PERIOD, True), interval,
+                     _KEEPINTVL, "interval"),
+                    (_keepalive_value("count", count, KEEPALIVE_COUNT, False), count,
+                     _KEEPCNT, "count")]
         self._setsockopt(_SOL_SOCKET, socket.SO_KEEPALIVE, 1 if enable else 0)
         if not enable:
             return
-        for value, opt, name in ((idle, _KEEPIDLE, "idle"), (interval, _KEEPINTVL, "interval"),
-                                 (count, _KEEPCNT, "count")):
+        for value, given, opt, name in settings:
             if value is None:
                 continue                          # negative: leave it as it is
             if opt is None:
+                if not given:
+                    continue                      # a default the OS has no option for
                 raise self._error("set", OSError(
                     errno.ENOPROTOOPT, f"keep-alive {name} is not supported on this OS"))
             self._setsockopt(_IPPROTO_TCP, opt, value)
