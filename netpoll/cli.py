@@ -54,6 +54,17 @@ def _positive(kind):
     return parse
 
 
+def _keepalive(text):
+    try:
+        idle, interval, count = text.split(",")
+        values = float(idle), float(interval), int(count)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not IDLE,INTERVAL,COUNT (e.g. 5,2,3): {text!r}")
+    if not all(0 < v < float("inf") for v in values):
+        raise argparse.ArgumentTypeError(f"keep-alive settings must be finite and > 0: {text!r}")
+    return values
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="netpoll", description=DESCRIPTION,
@@ -72,6 +83,10 @@ def build_parser():
     echo.add_argument("--workers", type=_positive(int), default=1, metavar="N",
                       help="fork N worker processes, each with its own runtime and "
                            "listener on the same port (SO_REUSEPORT) (default: 1)")
+    echo.add_argument("--keepalive", type=_keepalive, default=None, metavar="IDLE,INTVL,COUNT",
+                      help="TCP keep-alive of each connection: probe after IDLE idle "
+                           "seconds, every INTVL seconds; drop the connection after COUNT "
+                           "unanswered probes, e.g. 5,2,3 (default: Go's 15,15,9)")
 
     demo = sub.add_parser("demo", help="select vs poll vs epoll as idle connections grow",
                           description=DEMO_HELP,
@@ -107,7 +122,8 @@ def main(argv=None):
     if args.command == "echo":
         from netpoll import echo
         try:
-            return echo.run(args.listen, poller=args.poller, workers=args.workers)
+            return echo.run(args.listen, poller=args.poller, workers=args.workers,
+                            keepalive=args.keepalive)
         except ValueError as exc:           # bad address or poller name
             parser.exit(2, f"netpoll echo: {exc}\n")
         except OSError as exc:              # address in use, permission, ...

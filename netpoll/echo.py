@@ -3,7 +3,9 @@
 One goroutine per connection, echoing until EOF.  On SIGINT or SIGTERM the
 main goroutine closes the listener and returns; ``run()`` then stops every
 connection's goroutine (their ``with`` blocks close the connections) and
-the process exits 0.
+the process exits 0.  ``--keepalive IDLE,INTERVAL,COUNT`` sets each
+connection's TCP keep-alive, so that a client that vanishes without a word
+(no FIN, no RST) is dropped within about IDLE + INTERVAL * COUNT seconds.
 
 With ``workers > 1`` the process forks that many workers, each with its own
 runtime and its own listener on the same port (SO_REUSEPORT: the kernel
@@ -33,7 +35,23 @@ def handle(conn):
             pass          # reset by the peer: nothing to report
 
 
-def _serve(address, reuse_port, announce):
+def _keepalive_handler(keepalive):
+    """``handle``, after setting each connection's keep-alive (idle,
+    interval, count): a client that vanishes silently is dropped after
+    about idle + interval * count seconds."""
+    idle, interval, count = keepalive
+
+    def handle_with_keepalive(conn):
+        try:
+            conn.set_keepalive_config(idle, interval, count)
+        except OSError:
+            conn.close()
+            return
+        handle(conn)
+    return handle_with_keepalive
+
+
+def _serve(address, reuse_port, announce, keepalive=None):
     ln = net.listen("tcp", address, reuse_port=reuse_port)
     stop = netpoll.Chan(1)            # Go: signal.Notify(stop, SIGINT, SIGTERM)
 
@@ -42,7 +60,7 @@ def _serve(address, reuse_port, announce):
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     announce(ln)
-    netpoll.go(serve, ln, handle)
+    netpoll.go(serve, ln, handle if keepalive is None else _keepalive_handler(keepalive))
     stop.recv()
     signal.signal(signal.SIGINT, signal.default_int_handler)   # a second ^C interrupts
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -50,19 +68,21 @@ def _serve(address, reuse_port, announce):
     # run() returning stops every connection's goroutine: their `with` closes them.
 
 
-def run(address, poller=None, workers=1, out=sys.stdout):
-    """Serve until SIGINT/SIGTERM; return the process exit code."""
+def run(address, poller=None, workers=1, out=sys.stdout, keepalive=None):
+    """Serve until SIGINT/SIGTERM; return the process exit code.
+    ``keepalive``: (idle, interval, count) for every connection, else Go's
+    default keep-alive (15 s, 15 s, 9)."""
     if workers <= 1:
         def announce(ln):
             print(f"netpoll echo: listening on {ln.addr} "
                   f"(poller {netpoll.stats()['poller']}, pid {os.getpid()})",
                   file=out, flush=True)
-        netpoll.run(_serve, address, False, announce, poller=poller)
+        netpoll.run(_serve, address, False, announce, keepalive, poller=poller)
         return 0
-    return _run_workers(address, poller, workers, out)
+    return _run_workers(address, poller, workers, out, keepalive)
 
 
-def _run_workers(address, poller, workers, out):
+def _run_workers(address, poller, workers, out, keepalive=None):
     poller = resolve(poller)              # a bad name fails here, not in N workers
     host, port = split_host_port(address)
     placeholder = None
@@ -88,7 +108,7 @@ def _run_workers(address, poller, workers, out):
                 if placeholder is not None:
                     placeholder.close()
                 netpoll.run(_serve, address, True,
-                            lambda ln: os.write(ready_w, b"."), poller=poller)
+                            lambda ln: os.write(ready_w, b"."), keepalive, poller=poller)
                 code = 0
             except (OSError, ValueError) as exc:
                 print(f"netpoll echo: worker {os.getpid()}: {exc}", file=sys.stderr)

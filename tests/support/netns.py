@@ -200,6 +200,15 @@ class VethPair:
         """``argv`` run inside namespace ``side`` (ip netns exec)."""
         return ["ip", "netns", "exec", self.ns[side], *argv]
 
+    def tcp_stat(self, side, name):
+        """A TCP counter of namespace ``side`` (/proc/net/snmp), e.g.
+        ``RetransSegs``."""
+        r = subprocess.run(self.exec_argv(side, ["cat", "/proc/net/snmp"]), capture_output=True,
+                           text=True, timeout=30, check=True)
+        names, values = [line.split()[1:] for line in r.stdout.splitlines()
+                         if line.startswith("Tcp:")]
+        return int(values[names.index(name)])
+
     # -- cleanup -----------------------------------------------------------------
 
     def close(self):
