@@ -161,3 +161,26 @@ def test_write_failing_with_an_os_error_says_how_much_went_out(run, method):
             assert queued <= info.value.written < BIG, (queued, info.value.written)
             assert str(info.value).startswith(f"{method} tcp ")
     run(main)
+
+
+def test_echo_keepalive_option_parses():
+    from netpoll.cli import build_parser
+    parser = build_parser()
+    assert parser.parse_args(["echo", "--keepalive", "5,2.5,3"]).keepalive == (5.0, 2.5, 3)
+    assert parser.parse_args(["echo"]).keepalive is None
+    for bad in ("5,2", "5,2,x", "0,1,1", "1,1,0", "nan,1,1", "inf,1,1", "1,1,1.5"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["echo", "--keepalive", bad])
+
+
+def test_netns_tests_fail_in_ci_and_skip_elsewhere(monkeypatch):
+    """Where namespaces cannot be made, the netns tests skip with the
+    reason, except under CI, where they fail."""
+    from support import netns
+    monkeypatch.setattr(netns, "unavailable", lambda: "no namespaces here")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="must run in CI: no namespaces here"):
+        netns.VethPair()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="no namespaces here"):
+        netns.VethPair()
