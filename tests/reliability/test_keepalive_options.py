@@ -184,3 +184,23 @@ def test_netns_tests_fail_in_ci_and_skip_elsewhere(monkeypatch):
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="no namespaces here"):
         netns.VethPair()
+
+
+def test_netns_tests_when_ip_netns_add_is_refused(monkeypatch):
+    """Root, but no right to make namespaces (a container): the same."""
+    import subprocess
+
+    from support import netns
+
+    def refused(*args, check=True):
+        if args[:2] == ("netns", "add"):
+            raise subprocess.CalledProcessError(1, ["ip", *args], "", "Operation not permitted\n")
+        return subprocess.CompletedProcess(["ip", *args], 0, "", "")
+    monkeypatch.setattr(netns, "unavailable", lambda: None)
+    monkeypatch.setattr(netns, "ip", refused)
+    monkeypatch.setenv("CI", "1")
+    with pytest.raises(pytest.fail.Exception, match="ip netns add failed: Operation not permitted"):
+        netns.VethPair()
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception, match="Operation not permitted"):
+        netns.VethPair()

@@ -60,9 +60,13 @@ def require():
     """Skip (fail under CI) when namespaces cannot be made here."""
     reason = unavailable()
     if reason is not None:
-        if in_ci():
-            pytest.fail(f"network namespace tests must run in CI: {reason}")
-        pytest.skip(reason)
+        _cannot(reason)
+
+
+def _cannot(reason):
+    if in_ci():
+        pytest.fail(f"network namespace tests must run in CI: {reason}")
+    pytest.skip(reason)
 
 
 def ip(*args, check=True):
@@ -123,7 +127,10 @@ class VethPair:
         self._made = []
         try:
             for side in "ab":
-                ip("netns", "add", self.ns[side])
+                try:
+                    ip("netns", "add", self.ns[side])
+                except subprocess.CalledProcessError as exc:    # a container, say
+                    _cannot(f"ip netns add failed: {exc.stderr.strip()}")
                 self._made.append(side)
             # Both ends are created inside the namespaces: their names
             # never appear in (or clash in) the machine's own namespace.
