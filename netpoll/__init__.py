@@ -2,8 +2,8 @@
 
 Plain blocking-style code runs in goroutines (greenlets); a read that would
 block parks its goroutine on the descriptor and an edge-triggered poller
-(epoll; kqueue, poll or select where chosen) wakes it.  See SPEC.md for the
-contract and ARCHITECTURE.md for the layers.
+(epoll; kqueue, poll or select where chosen) wakes it.  See docs/reference.md
+for the contract and ARCHITECTURE.md for the layers.
 """
 
 from .errors import ClosedError, DeadlineExceededError, DeadlockError
@@ -13,10 +13,16 @@ from .runtime.goroutine import Goroutine, GoroutineExit
 from .runtime.scheduler import go, gosched, run, set_watchdog, sleep, stats
 from .runtime.threads import to_thread
 
+# isort: split
+# After the names above: both import them.  `netpoll.net.dial(...)` and
+# `netpoll.server.serve(...)` then work after a bare `import netpoll`.
+from . import net, server
+
 __version__ = "0.1.0"
 
 __all__ = [
     "run", "go", "sleep", "gosched", "to_thread", "stats", "pollers", "set_watchdog",
     "Chan", "ChanClosed", "WaitGroup", "Goroutine", "GoroutineExit",
     "DeadlineExceededError", "ClosedError", "DeadlockError",
+    "net", "server",
 ]

@@ -21,6 +21,7 @@ import traceback
 
 import netpoll
 from netpoll import net
+from netpoll.net.addr import split_address
 from netpoll.poller import resolve
 from netpoll.server import serve
 
@@ -84,17 +85,15 @@ def run(address, poller=None, workers=1, out=sys.stdout, keepalive=None):
 
 def _run_workers(address, poller, workers, out, keepalive=None):
     poller = resolve(poller)              # a bad name fails here, not in N workers
-    host, port = split_host_port(address)
-    placeholder = None
-    if port == 0:
-        # Pick the port once, so that every worker listens on the same one.
-        # The placeholder is bound but never listens, so it gets no connections.
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        placeholder = socket.socket(family, socket.SOCK_STREAM)
-        placeholder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        placeholder.bind((host or "0.0.0.0", 0))
-        port = placeholder.getsockname()[1]
-        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    # The address is checked here, once, by binding a placeholder socket with
+    # SO_REUSEPORT (bound, never listening, so it gets no connections): an
+    # address in use or not ours fails with the message the single-process
+    # server prints, instead of once per worker.  It also fixes port 0 to one
+    # port that every worker then listens on.
+    placeholder = _placeholder(address)
+    port = placeholder.getsockname()[1]
+    host, _ = split_address(address, "tcp")
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     ready_r, ready_w = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -105,8 +104,7 @@ def _run_workers(address, poller, workers, out, keepalive=None):
             code = 1
             try:
                 os.close(ready_r)
-                if placeholder is not None:
-                    placeholder.close()
+                placeholder.close()
                 netpoll.run(_serve, address, True,
                             lambda ln: os.write(ready_w, b"."), keepalive, poller=poller)
                 code = 0
@@ -147,16 +145,31 @@ def _run_workers(address, poller, workers, out, keepalive=None):
             alive.discard(pid)
             if os.waitstatus_to_exitcode(status) != 0:
                 code = 1
-    if placeholder is not None:
-        placeholder.close()
+    placeholder.close()
     return code
 
 
-def split_host_port(address):
-    """``"127.0.0.1:7000"`` / ``"[::1]:0"`` / ``":7000"`` -> (host, port)."""
-    if isinstance(address, tuple):
-        return address[0], int(address[1])
-    host, sep, port = address.rpartition(":")
-    if not sep:
-        raise ValueError(f"missing port in address {address!r}")
-    return host.strip("[]"), int(port)
+def _placeholder(address):
+    """A socket bound (not listening) to ``address`` with SO_REUSEPORT;
+    OSError with the message of ``net.listen`` when the address cannot be used."""
+    from netpoll.net.errors import op_error
+
+    host, port = split_address(address, "tcp")
+    try:
+        infos = socket.getaddrinfo(host or None, port, socket.AF_UNSPEC, socket.SOCK_STREAM,
+                                   0, socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        err = OSError(f"listen tcp {address}: lookup {host}: no such host")
+        err.errno = exc.errno
+        raise err from None
+    family, _, _, _, sockaddr = infos[0]
+    if not host:                          # ":port": every IPv4 interface, as before
+        family, sockaddr = socket.AF_INET, ("0.0.0.0", port)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(sockaddr)
+    except OSError as exc:
+        sock.close()
+        raise op_error("listen", "tcp", None, address, exc, syscall="bind") from None
+    return sock

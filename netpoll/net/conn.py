@@ -26,6 +26,9 @@ _ADDR_CLASS = {
     "unix": UnixAddr, "unixgram": UnixAddr,
 }
 
+# What the socket module returns for an address, before conversion.
+_RAW_ADDRS = (tuple, str, bytes)
+
 # Keep-alive as Go sets it on dialed and accepted TCP connections.
 KEEPALIVE_PERIOD = 15
 KEEPALIVE_COUNT = 9           # Go 1.23's default probe count (Linux's too)
@@ -34,18 +37,21 @@ KEEPALIVE_COUNT = 9           # Go 1.23's default probe count (Linux's too)
 class Conn:
     """A stream (or connected datagram) connection."""
 
-    __slots__ = ("fd", "net", "_la", "_ra")
+    __slots__ = ("fd", "net", "_laddr", "_raddr")
 
     def __init__(self, fd, net, laddr=None, raddr=None):
         self.fd = fd
         self.net = net
-        self._la = laddr      # an address object, a raw socket address, or None
-        self._ra = raddr
+        # Each an address object, a raw socket address (converted on first
+        # use), or None (looked up on first use).
+        self._laddr = laddr
+        self._raddr = raddr
 
     # -- I/O -----------------------------------------------------------------
 
     def read(self, n=65536):
-        """Up to ``n`` bytes as soon as any are available; b"" at EOF."""
+        """Up to ``n`` bytes as soon as any are available; b"" at EOF.
+        TypeError for a size that is not an int, at the call."""
         try:
             return self.fd.read(n)
         except OSError as e:
@@ -59,8 +65,8 @@ class Conn:
             raise self._error("read", e) from None
 
     def write(self, data):
-        """Send all of ``data`` (parking while the peer is slow); returns
-        its length."""
+        """Send all of ``data``, a bytes-like object (parking while the peer
+        is slow); returns its length.  TypeError for text, at the call."""
         try:
             return self.fd.write(data)
         except OSError as e:
@@ -80,9 +86,9 @@ class Conn:
         """Close the connection, waking blocked operations with ClosedError.
         Idempotent; returns once the descriptor is closed."""
         fd = self.fd
-        if self._la is None and not fd.closed:
+        if self._laddr is None and not fd.closed:
             try:
-                self._la = fd.getsockname()
+                self._laddr = fd.getsockname()
             except OSError:
                 pass
         try:
@@ -113,29 +119,35 @@ class Conn:
 
     # -- addresses -------------------------------------------------------------
 
+    # local_addr and remote_addr: the same lazy conversion of one address
+    # each (a property per address, as Go's LocalAddr / RemoteAddr).
+
     @property
     def local_addr(self):
-        a = self._la
-        if a is None or type(a) in (tuple, str, bytes):
-            if a is None:
-                try:
-                    a = self.fd.getsockname()
-                except OSError as e:
-                    raise self._error("getsockname", e) from None
-            a = self._la = to_addr(_ADDR_CLASS[self.net], a, self.net)
+        a = self._laddr
+        if a is None or type(a) in _RAW_ADDRS:
+            a = self._laddr = self._address(a, True)
         return a
 
     @property
     def remote_addr(self):
-        a = self._ra
-        if a is None or type(a) in (tuple, str, bytes):
-            if a is None:
-                try:
-                    a = self.fd.getpeername()
-                except OSError:
-                    return None
-            a = self._ra = to_addr(_ADDR_CLASS[self.net], a, self.net)
+        """The peer's address; None if the socket is not connected."""
+        a = self._raddr
+        if a is None or type(a) in _RAW_ADDRS:
+            a = self._raddr = self._address(a, False)
         return a
+
+    def _address(self, a, local):
+        """The address object for the raw socket address ``a``, looked up
+        first if ``a`` is None (None for the peer of an unconnected socket)."""
+        if a is None:
+            try:
+                a = self.fd.getsockname() if local else self.fd.getpeername()
+            except OSError as e:
+                if not local:
+                    return None
+                raise self._error("getsockname", e) from None
+        return to_addr(_ADDR_CLASS[self.net], a, self.net)
 
     def fileno(self):
         try:
@@ -158,9 +170,8 @@ class Conn:
     def _set_deadline(self, t, mode):
         # The float test first: a deadline is nearly always a float, and
         # servers set one per request; isinstance costs more.
-        if t is not None and type(t) is not float and not isinstance(t, (int, float)):
-            raise TypeError(f"deadline must be a time.monotonic() value or None, "
-                            f"not {type(t).__name__}")
+        if t is not None and type(t) is not float:
+            check_deadline_type(t)
         try:
             self.fd.set_deadline(t, mode)
         except OSError as e:
@@ -295,6 +306,13 @@ class UnixConn(Conn):
     """A Unix domain stream connection."""
 
     __slots__ = ()
+
+
+def check_deadline_type(t):
+    """TypeError unless ``t`` is a number (a time.monotonic() value)."""
+    if not isinstance(t, (int, float)) or isinstance(t, bool):
+        raise TypeError(f"deadline must be a time.monotonic() value or None, "
+                        f"not {type(t).__name__}")
 
 
 def setup_tcp(fd):

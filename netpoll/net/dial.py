@@ -143,7 +143,7 @@ def listen(network, address, *, backlog=None, reuse_port=False):
                 unlink = (path, os.stat(path).st_ino)
         fd = _bound_fd(network, address, socket.AF_UNIX, socktype, setup)
         return Listener(fd, network, unlink)
-    family, sockaddr = _resolve(network, address, families, socktype, True, None)[0]
+    family, sockaddr = _listen_address(network, address, families, socktype)
 
     def setup(sock):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -159,10 +159,20 @@ def listen_packet(network, address):
     if kind == "unix":
         family, sockaddr = socket.AF_UNIX, unix_path(address)
     else:
-        family, sockaddr = _resolve(network, address, families, socktype, True, None)[0]
+        family, sockaddr = _listen_address(network, address, families, socktype)
     fd = _bound_fd(network, address, family, socktype,
                    lambda sock: _bind(sock, sockaddr, network, address, False))
     return PacketConn(fd, network)
+
+
+def _listen_address(network, address, families, socktype):
+    """The (family, sockaddr) to bind; a failed lookup is a "listen"
+    OpError (``listen tcp example.invalid:7000: lookup example.invalid:
+    no such host``), as dial's is a "dial" one."""
+    try:
+        return _resolve(network, address, families, socktype, True, None)[0]
+    except OSError as e:
+        raise op_error("listen", network, None, _display(address), e) from None
 
 
 def _bound_fd(network, address, family, socktype, setup):

@@ -10,13 +10,12 @@ the fd → PollDesc table honest).
 
 import select
 
-from . import MODE_HUP, MODE_READ, MODE_WRITE
+from . import MAX_WAIT, MODE_HUP, MODE_READ, MODE_WRITE
 from .base import PollerBase
 
 
 class KqueuePoller(PollerBase):
     name = "kqueue"
-    edge_triggered = True
 
     def __init__(self):
         super().__init__()
@@ -43,7 +42,8 @@ class KqueuePoller(PollerBase):
     def wait(self, timeout):
         self.polls += 1
         try:
-            ready = self._kq.control(None, 1024, timeout)
+            ready = self._kq.control(None, 1024, timeout if timeout is None or
+                                     timeout < MAX_WAIT else MAX_WAIT)
         except InterruptedError:
             return
         pds = self._pds

@@ -14,7 +14,7 @@ no system call happens until ``poll()``, so ``ctl`` stays 0.
 
 import select
 
-from . import MODE_READ, MODE_WRITE
+from . import MAX_WAIT, MODE_READ, MODE_WRITE
 from .base import PollerBase
 
 _POLLIN = select.POLLIN
@@ -66,9 +66,11 @@ class PollPoller(PollerBase):
 
     def wait(self, timeout):
         self.polls += 1
-        # poll() takes milliseconds; CPython rounds a float up.
+        # poll() takes milliseconds (an int: MAX_WAIT at most); CPython
+        # rounds a float up.
         try:
-            ready = self._poll.poll(None if timeout is None else timeout * 1000.0)
+            ready = self._poll.poll(None if timeout is None else
+                                    timeout * 1000.0 if timeout < MAX_WAIT else MAX_WAIT * 1000.0)
         except InterruptedError:
             return
         pds = self._pds

@@ -13,7 +13,9 @@ runtime is not polling, it prints the running goroutine's stack (taken
 from ``sys._current_frames``) to stderr, once per stall.
 
 Enable it with ``NETPOLL_WATCHDOG=SECONDS`` (read when a runtime is created)
-or ``netpoll.set_watchdog(seconds)``; ``set_watchdog(None)`` stops it.
+or ``netpoll.set_watchdog(seconds)``; ``set_watchdog(None)`` stops it.  In
+Python's development mode (``python -X dev``) or with ``NETPOLL_DEBUG=1`` it
+is on with a 1 s threshold unless ``NETPOLL_WATCHDOG`` says otherwise.
 """
 
 import os
@@ -75,10 +77,12 @@ class Watchdog:
 
 
 def threshold_from_env():
-    """The threshold in ``$NETPOLL_WATCHDOG``, or None; ValueError if malformed."""
+    """The threshold in ``$NETPOLL_WATCHDOG``, or None; ValueError if malformed.
+    Unset, it is 1 s in development mode (-X dev, NETPOLL_DEBUG=1), else None."""
     value = os.environ.get("NETPOLL_WATCHDOG")
     if not value:
-        return None
+        debug = sys.flags.dev_mode or os.environ.get("NETPOLL_DEBUG", "0") not in ("", "0")
+        return 1.0 if debug else None
     try:
         seconds = float(value)
     except ValueError:

@@ -13,6 +13,7 @@ import pytest
 import netpoll
 import netpoll.server
 from netpoll.cli import main
+
 from support import PYTHON, ROOT, ServerProcess, recv_all, recv_exactly
 
 POLLERS = [p for p in ("select", "poll", "epoll") if p in netpoll.pollers()]
