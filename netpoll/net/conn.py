@@ -282,8 +282,9 @@ class TCPConn(Conn):
         out``).  Without it the kernel retransmits for about 15 minutes
         (``tcp_retries2``).  It bounds keep-alive too: once set, keep-alive
         gives up when the peer has been silent that long and a probe went
-        unanswered, whatever the count.  0 or None: the kernel's default.  Rounded up to whole milliseconds; OSError (ENOPROTOOPT)
-        where the OS has no TCP_USER_TIMEOUT."""
+        unanswered, whatever the count.  0 or None: the kernel's default.
+        Rounded up to whole milliseconds; OSError (ENOPROTOOPT) where the
+        OS has no TCP_USER_TIMEOUT."""
         if seconds is None:
             millis = 0
         else:

@@ -14,6 +14,7 @@ import pytest
 import netpoll
 from netpoll import net
 from netpoll.net import conn as conn_module
+
 from support import BIG, tcp_pair, wait_parked
 
 linux_only = pytest.mark.skipif(not hasattr(socket, "TCP_KEEPCNT")

@@ -13,6 +13,7 @@ import pytest
 
 import netpoll
 from netpoll import DeadlineExceededError, net
+
 from support import fd_count
 from support.netns import VethPair
 

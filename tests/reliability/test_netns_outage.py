@@ -17,6 +17,7 @@ import pytest
 import netpoll
 from netpoll import net
 from netpoll.server import serve
+
 from support.netns import VethPair
 
 TOTAL = 10 << 20
@@ -58,7 +59,7 @@ def test_link_down_for_a_second_mid_transfer_loses_nothing(pair, poller):
     def server_thread():
         try:
             netpoll.run(server_main, poller=poller)
-        except BaseException as exc:       # noqa: BLE001 - reported to the test
+        except BaseException as exc:
             errors.append(exc)
             port.append(None)
 
@@ -85,7 +86,7 @@ def test_link_down_for_a_second_mid_transfer_loses_nothing(pair, poller):
                     client.sendall(data[i:i + CHUNK])
                     time.sleep(0.005)
                 client.shutdown(socket.SHUT_WR)
-            except BaseException as exc:   # noqa: BLE001 - reported to the test
+            except BaseException as exc:
                 errors.append(exc)
 
         def receive():
@@ -94,7 +95,7 @@ def test_link_down_for_a_second_mid_transfer_loses_nothing(pair, poller):
                     received.extend(chunk)
                     if len(received) >= FIRST:
                         got_first.set()
-            except BaseException as exc:   # noqa: BLE001 - reported to the test
+            except BaseException as exc:
                 errors.append(exc)
             got_first.set()
 

@@ -19,6 +19,7 @@ import pytest
 import netpoll
 from netpoll import DeadlineExceededError, net
 from netpoll.server import serve
+
 from support import fd_count, recv_exactly, wait_parked, wait_until
 from support.netns import VethPair
 
@@ -63,7 +64,7 @@ class Server:
     def run(self, poller):
         try:
             netpoll.run(self.main, poller=poller)
-        except BaseException as exc:      # noqa: BLE001 - reported to the test
+        except BaseException as exc:
             self.error = exc
             self.port.put(None)
 

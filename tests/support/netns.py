@@ -191,7 +191,7 @@ class VethPair:
         def body():
             try:
                 out["value"] = fn(*args)
-            except BaseException as exc:           # noqa: BLE001 - re-raised below
+            except BaseException as exc:
                 out["error"] = exc
         self.thread(side, body).join(30)
         if "error" in out:
