@@ -26,6 +26,7 @@ helper left behind (their creator's pid is in the name).
 import ctypes
 import itertools
 import os
+import queue
 import shutil
 import subprocess
 import sys
@@ -203,6 +204,10 @@ class VethPair:
         import socket
         return self.run_in(side, lambda: socket.socket(*args, **kwargs))
 
+    def runtime(self, side, poller):
+        """A ``NetpollThread`` inside namespace ``side``."""
+        return NetpollThread(self, side, poller)
+
     def exec_argv(self, side, argv):
         """``argv`` run inside namespace ``side`` (ip netns exec)."""
         return ["ip", "netns", "exec", self.ns[side], *argv]
@@ -228,3 +233,69 @@ class VethPair:
     def __exit__(self, *exc):
         self.close()
 
+
+
+class NetpollThread:
+    """A netpoll runtime (``poller``) in its own thread inside one
+    namespace of ``pair``.  ``call(fn, *args)`` runs ``fn`` in a new
+    goroutine there and returns its result (or raises its exception);
+    ``go(fn, *args)`` starts one and returns at once.  ``close`` ends the
+    runtime (its remaining goroutines are stopped, their ``finally``
+    blocks run) and re-raises what ``run`` raised."""
+
+    def __init__(self, pair, side, poller):
+        self._requests = queue.Queue()
+        self._error = None
+        self._thread = pair.thread(side, self._run, poller, name=f"netpoll-{side}")
+
+    def _run(self, poller):
+        import netpoll
+        try:
+            netpoll.run(self._main, poller=poller)
+        except BaseException as exc:
+            self._error = exc
+
+    def _main(self):
+        import netpoll
+        while (item := netpoll.to_thread(self._requests.get)) is not None:
+            fn, args, reply = item
+            netpoll.go(self._answer, fn, args, reply)
+
+    @staticmethod
+    def _answer(fn, args, reply):
+        if reply is None:
+            fn(*args)
+            return
+        try:
+            reply.put((True, fn(*args)))
+        except Exception as exc:
+            reply.put((False, exc))
+
+    def call(self, fn, *args, timeout=30):
+        reply = queue.Queue()
+        self._requests.put((fn, args, reply))
+        ok, value = reply.get(timeout=timeout)
+        if not ok:
+            raise value
+        return value
+
+    def go(self, fn, *args):
+        self._requests.put((fn, args, None))
+
+    def goroutines(self):
+        """How many goroutines the runtime has (the request loop included)."""
+        import netpoll
+        return self.call(lambda: netpoll.stats()["goroutines"]) - 1   # not this call's
+
+    def close(self):
+        self._requests.put(None)
+        self._thread.join(30)
+        assert not self._thread.is_alive(), "the netpoll thread did not end"
+        if self._error is not None:
+            raise self._error
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
