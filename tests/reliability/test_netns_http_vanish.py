@@ -75,7 +75,8 @@ def test_idle_timeout_frees_a_vanished_keepalive_client(pair, poller):
                    what="the server to drop the vanished client")
         elapsed = time.monotonic() - t0
         print(f"vanished keep-alive client dropped after {elapsed:.2f} s (idle timeout 1 s)")
-        assert elapsed <= 5.0, elapsed
+        # the idle timeout, not the header timeout (5 s) set before the request
+        assert elapsed <= 3.5, elapsed
         client.close()
         wait_until(lambda: rt.goroutines() == goroutines, what="its goroutine to end")
         assert fd_count() == fds, "a descriptor leaked"
@@ -108,7 +109,7 @@ def test_https_handshake_from_a_vanished_client_ends_at_the_header_timeout(pair,
                    what="the server to drop the vanished handshake")
         elapsed = time.monotonic() - t0
         print(f"vanished TLS handshake dropped after {elapsed:.2f} s (header timeout 1 s)")
-        assert elapsed <= 5.0, elapsed
+        assert elapsed <= 3.5, elapsed
         client.close()
         wait_until(lambda: rt.goroutines() == goroutines, what="its goroutine to end")
         assert fd_count() == fds, "a descriptor leaked"
