@@ -6,12 +6,17 @@ block parks its goroutine on the descriptor and an edge-triggered poller
 for the contract and ARCHITECTURE.md for the layers.
 """
 
+from . import context
+from .errgroup import ErrGroup
 from .errors import ClosedError, DeadlineExceededError, DeadlockError
 from .poller import pollers
 from .runtime.chan import Chan, ChanClosed, WaitGroup
 from .runtime.goroutine import Goroutine, GoroutineExit
 from .runtime.scheduler import go, gosched, run, set_watchdog, sleep, stats
+from .runtime.select import Recv, Send, select
 from .runtime.threads import to_thread
+from .runtime.timer import Ticker, Timer, after, after_func
+from .sync import Mutex, Once, RWMutex, Semaphore
 
 # isort: split
 # After the names above: both import them.  `netpoll.net.dial(...)` and
@@ -24,5 +29,7 @@ __all__ = [
     "run", "go", "sleep", "gosched", "to_thread", "stats", "pollers", "set_watchdog",
     "Chan", "ChanClosed", "WaitGroup", "Goroutine", "GoroutineExit",
     "DeadlineExceededError", "ClosedError", "DeadlockError",
+    "select", "Recv", "Send", "after", "after_func", "Timer", "Ticker",
+    "Mutex", "RWMutex", "Once", "Semaphore", "ErrGroup", "context",
     "net", "server",
 ]

@@ -4,14 +4,21 @@ Each subcommand is one ``Subcommand`` entry in ``SUBCOMMANDS``: its name, a
 one-line help, a description, a function adding its options to an argparse
 parser and a function running it.  A new subcommand lives in its own module
 and adds its entry to the table; ``main`` and ``--help`` need no change.
+``lazy("package.module:function")`` imports a subcommand's module only when
+it runs, so that ``netpoll --help`` stays fast::
+
+    Subcommand("serve", "serve a WSGI application", SERVE_HELP,
+               lazy("netpoll.http.cli:add_arguments"), lazy("netpoll.http.cli:run")),
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import netpoll
 
@@ -32,6 +39,16 @@ class Subcommand:
     add_arguments: Callable[[argparse.ArgumentParser], None]
     # (parsed arguments, the subcommand's parser for usage errors) -> exit code
     run: Callable[[argparse.Namespace, argparse.ArgumentParser], int]
+
+
+def lazy(target: str) -> Callable[..., Any]:
+    """``"package.module:function"``, imported when first called."""
+    module, _, name = target.partition(":")
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+    call.__qualname__ = call.__name__ = name
+    return call
 
 
 # -- argument types ------------------------------------------------------------
@@ -221,6 +238,18 @@ def _no_arguments(p: argparse.ArgumentParser) -> None:
     pass
 
 
+# -- serve (owned by netpoll.http: netpoll/http/cli.py) --------------------------
+
+def _serve_arguments(p: argparse.ArgumentParser) -> None:
+    from netpoll.http.cli import add_arguments
+    add_arguments(p)
+
+
+def _serve_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from netpoll.http.cli import run
+    return run(args, parser)
+
+
 # -- the table -------------------------------------------------------------------
 
 SUBCOMMANDS: list[Subcommand] = [
@@ -229,6 +258,9 @@ SUBCOMMANDS: list[Subcommand] = [
     Subcommand("demo", "select vs poll vs epoll (and a thread per connection) as idle "
                        "connections pile up: table + plot",
                DEMO_HELP, _demo_arguments, _demo_run),
+    Subcommand("serve", "serve a WSGI application (MODULE:APP) with netpoll.http",
+               "Serve the WSGI application APP of module MODULE with netpoll.http "
+               "(see netpoll/http/cli.py).", _serve_arguments, _serve_run),
     Subcommand("pollers", "list the poller backends available on this OS",
                "Print the available poller backends, best (the default) first.",
                _no_arguments, _pollers_run),

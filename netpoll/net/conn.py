@@ -158,13 +158,17 @@ class Conn:
     # -- deadlines and options -----------------------------------------------
 
     def set_deadline(self, t):
-        """Read and write deadline: a time.monotonic() value, None for none."""
+        """Read and write deadline: a time.monotonic() value (a point in
+        time, not a duration: ``time.monotonic() + 5``); None or inf for
+        none; ValueError for nan."""
         self._set_deadline(t, _BOTH)
 
     def set_read_deadline(self, t):
+        """The read deadline (as ``set_deadline``)."""
         self._set_deadline(t, MODE_READ)
 
     def set_write_deadline(self, t):
+        """The write deadline (as ``set_deadline``)."""
         self._set_deadline(t, MODE_WRITE)
 
     def _set_deadline(self, t, mode):
