@@ -72,3 +72,43 @@ def test_dial_with_our_own_link_down_fails_at_once(pair, poller):
         assert fd_count() == fds, "the dial leaked its socket"
 
     run_in_a(pair, poller, main)
+
+
+def test_dial_to_a_vanished_host_ends_when_its_context_is_done(pair, poller):
+    """No dial timeout: a cancelled context ends it, and so does a context
+    deadline (Go: DialContext)."""
+    from netpoll import context
+
+    pair.down("b")
+    target = f"{pair.addr['b']}:{PORT}"
+
+    def main():
+        fds = fd_count()
+        ctx, cancel = context.with_cancel(context.background())
+
+        def cancel_soon():
+            netpoll.sleep(0.5)
+            cancel()
+        netpoll.go(cancel_soon)
+        t0 = time.monotonic()
+        with pytest.raises(context.Canceled) as info:
+            net.dial("tcp", target, ctx=ctx)
+        cancelled_after = time.monotonic() - t0
+        assert str(info.value) == f"dial tcp {target}: operation was canceled"
+        assert 0.4 <= cancelled_after <= 3.0, cancelled_after
+        assert fd_count() == fds, "the dial leaked its socket"
+
+        ctx, cancel = context.with_timeout(context.background(), 0.5)
+        t0 = time.monotonic()
+        with pytest.raises(context.DeadlineExceeded) as info:
+            net.dial("tcp", target, ctx=ctx, timeout=30)
+        expired_after = time.monotonic() - t0
+        cancel()
+        assert str(info.value) == f"dial tcp {target}: context deadline exceeded"
+        assert 0.4 <= expired_after <= 3.0, expired_after
+        assert fd_count() == fds, "the dial leaked its socket"
+        return cancelled_after, expired_after
+
+    cancelled, expired = run_in_a(pair, poller, main)
+    print(f"dial ended {cancelled:.2f} s after it started (cancelled at 0.5 s); "
+          f"{expired:.2f} s (context deadline 0.5 s)")
