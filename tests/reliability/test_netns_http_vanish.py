@@ -127,6 +127,7 @@ def client_hello(context, server_name):
 
 APP_MODULE = '''
 def app(environ, start_response):
+    environ["wsgi.input"].read()          # the whole body, however long it takes
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
     return [b"hello"]
 '''
@@ -190,4 +191,32 @@ def test_serve_frees_1000_vanished_keepalive_clients_within_idle_timeout(pair, s
         finally:
             for s in socks:
                 s.close()
+        assert server.stop() == 0, server.errors()
+
+
+def test_serve_keepalive_frees_a_client_that_vanished_mid_request(pair, tmp_path):
+    """No read timeout: only TCP keep-alive (``--keepalive 1,1,2``) ends a
+    request whose body stops coming because its client vanished."""
+    from support import ROOT
+    (tmp_path / "vanish_app.py").write_text(APP_MODULE)
+    argv = pair.exec_argv("a", [PYTHON, "-m", "netpoll", "serve", "vanish_app:app",
+                                "--listen", f"{pair.addr['a']}:0", "--keepalive", "1,1,2",
+                                "--read-header-timeout", "0", "--idle-timeout", "0"])
+    with ServerProcess(argv, env={"PYTHONPATH": f"{ROOT}:{tmp_path}"}) as server:
+        pid, port = server.pid, server.address[1]
+        fds_idle = fd_count(pid)
+        client = pair.socket("b")
+        client.settimeout(10)
+        client.connect((pair.addr["a"], port))
+        client.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+                       + b"x" * 10)
+        wait_until(lambda: fd_count(pid) == fds_idle + 1, what="the server to take it")
+        pair.down("b")
+        t0 = time.monotonic()
+        wait_until(lambda: fd_count(pid) == fds_idle, timeout=30,
+                   what="the server to drop the vanished client")
+        elapsed = time.monotonic() - t0
+        print(f"netpoll serve --keepalive 1,1,2 dropped it after {elapsed:.2f} s")
+        assert elapsed <= 7.0, elapsed
+        client.close()
         assert server.stop() == 0, server.errors()
