@@ -123,7 +123,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         import httptools  # noqa: F401
     except ImportError:
-        parser.exit(2, "netpoll serve: needs httptools: pip install 'netpoll[http]'\n")
+        parser.exit(2, "netpoll serve: needs httptools: pip install httptools\n")
     if bool(args.certfile) != bool(args.keyfile):
         parser.exit(2, "netpoll serve: --certfile and --keyfile go together\n")
     try:
