@@ -388,9 +388,11 @@ class Connection:
                 t = srv.idle_timeout if self.served else srv.header_timeout
                 if t is not None:
                     d = time.monotonic() + t
-                    # speed: an idle deadline moves only once it is a tenth
-                    # of the timeout old (it may be up to 10 % early)
-                    if self.rdl is None or d - self.rdl > t * 0.1:
+                    # speed: an idle deadline moves later only once it is a
+                    # tenth of the timeout old (it may be up to 10 % early);
+                    # earlier (an idle timeout shorter than the header
+                    # timeout set at accept) always
+                    if self.rdl is None or d < self.rdl or d - self.rdl > t * 0.1:
                         self.rdl = d
                         conn.set_read_deadline(d)
                 elif self.rdl is not None:
