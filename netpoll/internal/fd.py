@@ -57,20 +57,31 @@ Three departures from Go's loop, all in the read path:
   (``gosched``), as Go's scheduler would preempt it.
 """
 
+from __future__ import annotations
+
 import errno
 import socket
 import sys
+from collections.abc import Callable, Iterable
 from math import isnan
 from os import read as _sysread
 from os import strerror as _strerror
 from threading import get_ident
 from time import monotonic as _monotonic
+from typing import TYPE_CHECKING, Any, SupportsIndex
 
 from ..errors import ClosedError, DeadlineExceededError
 from ..poller import MODE_READ, MODE_WRITE
 from ..runtime.polldesc import POLL_ERR_TIMEOUT, poll_open
 from ..runtime.scheduler import gosched
 from .fdmutex import CLOSED, DRAINED, REF, RLOCK, RSHUT, WLOCK, FDMutex
+
+if TYPE_CHECKING:
+    import _socket
+
+    from _typeshed import ReadableBuffer, WriteableBuffer
+
+    from ..runtime.polldesc import PollDesc
 
 _MSG_NOSIGNAL = getattr(socket, "MSG_NOSIGNAL", 0)
 _IOV_MAX = min(getattr(socket, "IOV_MAX", 1024) or 1024, 1024)
@@ -106,7 +117,19 @@ class FD(FDMutex):
     __slots__ = ("sock", "pd", "tid", "sysfd", "drain_hint", "streak", "rsize",
                  "far_past")
 
-    def __init__(self, sock):
+    # sock and pd are None only once the FD is destroyed, when the CLOSED
+    # bit keeps every operation from reaching them: typed as never None, so
+    # the hot paths need no test to please the checker.
+    sock: _socket.socket              # a socket.socket, or _socket.socket (accept)
+    pd: PollDesc
+    tid: int
+    sysfd: int
+    drain_hint: int
+    streak: int
+    rsize: int
+    far_past: tuple[int, float, float] | None
+
+    def __init__(self, sock: _socket.socket) -> None:
         FDMutex.__init__(self)
         sock.setblocking(False)
         self.sock = sock
@@ -129,7 +152,7 @@ class FD(FDMutex):
 
     # -- reads ---------------------------------------------------------------
 
-    def read(self, n):
+    def read(self, n: int) -> bytes:
         """Up to ``n`` bytes; b"" at EOF or after ``shutdown_read``."""
         s = self.state                    # speed trick: _read_lock, inlined
         if s & _RBUSY or self.tid != get_ident():
@@ -169,7 +192,7 @@ class FD(FDMutex):
             if s & CLOSED or self.read_waiters:
                 self._unlock_slow(RLOCK, s)
 
-    def _after_short_read(self, s, asked, got):
+    def _after_short_read(self, s: int, asked: int, got: int) -> None:
         """A read got less than it asked for: the queue is empty (DRAINED,
         where the shortcut applies), and a request four times too big
         halves the read size."""
@@ -178,7 +201,7 @@ class FD(FDMutex):
         if asked > READ_MIN and got <= asked >> 2 and asked == self.rsize:
             self.rsize = asked >> 1
 
-    def _after_full_read(self, s, asked, n):
+    def _after_full_read(self, s: int, asked: int, n: int) -> None:
         """A read filled its request: more may be queued (not DRAINED), and
         a request smaller than ``n`` doubles the read size."""
         if s & DRAINED:
@@ -186,7 +209,7 @@ class FD(FDMutex):
         if asked < n:
             self.rsize = asked << 1
 
-    def _read_wait(self, asked):
+    def _read_wait(self, asked: int) -> bytes:
         """FD.read's slow path: nothing to read, park until there is."""
         self.streak = 0
         pd = self.pd
@@ -199,7 +222,7 @@ class FD(FDMutex):
             except BlockingIOError:
                 pass
 
-    def read_into(self, buf, nbytes=0):
+    def read_into(self, buf: WriteableBuffer, nbytes: int = 0) -> int:
         """Read into ``buf``; the byte count, 0 at EOF.  Spells read's steps
         out again (a shared call costs more): change both or neither."""
         s = self.state                    # speed trick: _read_lock, inlined
@@ -210,7 +233,7 @@ class FD(FDMutex):
         else:
             self.state = s + _RLOCK_REF
         try:
-            want = nbytes or len(buf)
+            want = nbytes or len(buf)     # type: ignore[arg-type]  # a Buffer has a len
             if not want:
                 return 0
             # read's steps again from here, on purpose (see the docstring).
@@ -239,23 +262,24 @@ class FD(FDMutex):
             if s & CLOSED or self.read_waiters:
                 self._unlock_slow(RLOCK, s)
 
-    def _read_into_wait(self, buf, nbytes):
+    def _read_into_wait(self, buf: WriteableBuffer, nbytes: int) -> int:
         """FD.read_into's slow path: nothing to read, park until there is."""
         self.streak = 0
-        return self._attempt_wait(MODE_READ, self.sock.recv_into, buf, nbytes)
+        got: int = self._attempt_wait(MODE_READ, self.sock.recv_into, buf, nbytes)
+        return got
 
-    def recvfrom(self, n):
+    def recvfrom(self, n: int) -> tuple[bytes, Any]:
         """One datagram of up to ``n`` bytes and its sender's address."""
         if not 0 < n <= READ_MAX or type(n) is not int:
             n = _read_size(n)
         if not self._read_lock():
             return b"", None
         try:
-            return self._attempt(MODE_READ, self.sock.recvfrom, n)
+            return self._attempt(MODE_READ, self.sock.recvfrom, n)    # type: ignore[no-any-return]
         finally:
             self._read_unlock()
 
-    def accept(self):
+    def accept(self) -> tuple[int, Any]:
         """A new connection: (fd number, address).  ECONNABORTED (the peer
         gave up while queued) is retried; EMFILE / ENFILE are raised and the
         listener stays usable."""
@@ -264,7 +288,7 @@ class FD(FDMutex):
         try:
             while True:
                 try:
-                    return self._attempt(MODE_READ, self.sock._accept)
+                    return self._attempt(MODE_READ, self.sock._accept)    # type: ignore[attr-defined,no-any-return]
                 except ConnectionAbortedError:
                     continue
         finally:
@@ -272,7 +296,7 @@ class FD(FDMutex):
 
     # -- writes --------------------------------------------------------------
 
-    def write(self, data):
+    def write(self, data: ReadableBuffer) -> int:
         """Send all of ``data``, parking while the socket buffer is full.
         A deadline that passes meanwhile raises DeadlineExceededError with
         ``written`` set to the bytes already sent."""
@@ -302,7 +326,7 @@ class FD(FDMutex):
             except BlockingIOError:
                 n = 0
             except OSError as e:
-                e.written = 0
+                e.written = 0             # type: ignore[attr-defined]
                 raise
             return self._write_rest(data, n, total)
         finally:                          # speed trick: _write_unlock, inlined
@@ -311,7 +335,7 @@ class FD(FDMutex):
             if s & CLOSED or self.write_waiters:
                 self._unlock_slow(WLOCK, s)
 
-    def _write_rest(self, data, n, total):
+    def _write_rest(self, data: ReadableBuffer, n: int, total: int) -> int:
         """FD.write's slow path: the socket took ``n`` of ``total`` bytes;
         send the rest, parking while its buffer is full."""
         send = self.sock.send
@@ -329,17 +353,17 @@ class FD(FDMutex):
             except OSError as e:
                 # Go's Write returns (n, err): what the kernel took before
                 # it failed (ETIMEDOUT, ECONNRESET...).
-                e.written = n
+                e.written = n             # type: ignore[attr-defined]
                 raise
 
-    def writev(self, buffers):
+    def writev(self, buffers: Iterable[ReadableBuffer]) -> int:
         """Send every buffer, in order, with sendmsg (one system call for up
         to IOV_MAX buffers when the socket has room)."""
         if isinstance(buffers, (bytes, bytearray, memoryview, str)):
             raise TypeError(
                 f"Conn.writev() takes a list of bytes-like objects, not one "
                 f"{type(buffers).__name__}; use write() for a single buffer")
-        bufs = []
+        bufs: list[ReadableBuffer] = []
         for b in buffers:
             m = b if isinstance(b, bytes) else _byte_view(b, "writev")
             if len(m):
@@ -353,7 +377,7 @@ class FD(FDMutex):
         finally:
             self._write_unlock()
 
-    def _sendmsg_all(self, bufs):
+    def _sendmsg_all(self, bufs: list[ReadableBuffer]) -> int:
         """writev's loop: sendmsg up to IOV_MAX buffers at a time, dropping
         what went out, parking while the socket buffer is full."""
         sendmsg = self.sock.sendmsg
@@ -368,11 +392,11 @@ class FD(FDMutex):
                     raise self._poll_error(code, MODE_WRITE, written) from None
                 continue
             except OSError as e:
-                e.written = written
+                e.written = written       # type: ignore[attr-defined]
                 raise
             written += n
             while n:
-                k = len(bufs[i])
+                k = len(bufs[i])          # type: ignore[arg-type]  # bytes or a memoryview
                 if n >= k:
                     n -= k
                     i += 1
@@ -381,17 +405,18 @@ class FD(FDMutex):
                     n = 0
         return written
 
-    def sendto(self, data, addr):
+    def sendto(self, data: ReadableBuffer, addr: Any) -> int:
         """Send one datagram to ``addr`` (a socket address)."""
         self._write_lock()
         try:
-            return self._attempt(MODE_WRITE, self.sock.sendto, data, _MSG_NOSIGNAL, addr)
+            sent: int = self._attempt(MODE_WRITE, self.sock.sendto, data, _MSG_NOSIGNAL, addr)
+            return sent
         finally:
             self._write_unlock()
 
     # -- connect (Go: netFD.connect) -------------------------------------------
 
-    def connect(self, sockaddr, deadline=None):
+    def connect(self, sockaddr: Any, deadline: float | None = None) -> None:
         """Connect to ``sockaddr``, parking until the handshake completes
         or ``deadline`` (monotonic) passes."""
         self._write_lock()
@@ -412,7 +437,7 @@ class FD(FDMutex):
         finally:
             self._write_unlock()
 
-    def _connect_wait(self):
+    def _connect_wait(self) -> None:
         """Park until a connect in progress completes or fails."""
         sock = self.sock
         while True:
@@ -436,7 +461,7 @@ class FD(FDMutex):
 
     # -- everything else -----------------------------------------------------
 
-    def set_deadline(self, t, mode):
+    def set_deadline(self, t: float | None, mode: int) -> None:
         """Set the read (MODE_READ), write (MODE_WRITE) or both deadlines to
         the monotonic time ``t`` (None or inf: none; nan: ValueError).  It
         never parks, so unlike Go it takes no reference: checking closed and
@@ -455,7 +480,7 @@ class FD(FDMutex):
             self._forget_far_past(mode)
         self.pd.set_deadline(t, mode)
 
-    def shutdown(self, how):
+    def shutdown(self, how: int) -> None:
         """shutdown(2); after SHUT_RD (or SHUT_RDWR) reads return EOF.  A
         failed shutdown changes nothing."""
         self._ref()
@@ -466,19 +491,21 @@ class FD(FDMutex):
         finally:
             self._unref()
 
-    def setsockopt(self, level, opt, value):
+    def setsockopt(self, level: int, opt: int, value: int | bytes) -> None:
         self._with_ref("setsockopt", level, opt, value)
 
-    def getsockopt(self, level, opt):
-        return self._with_ref("getsockopt", level, opt)
+    def getsockopt(self, level: int, opt: int) -> int:
+        value: int = self._with_ref("getsockopt", level, opt)
+        return value
 
-    def getsockname(self):
+    # A socket address: Any, as in typeshed (a tuple, str or bytes by family).
+    def getsockname(self) -> Any:
         return self._with_ref("getsockname")
 
-    def getpeername(self):
+    def getpeername(self) -> Any:
         return self._with_ref("getpeername")
 
-    def _with_ref(self, method, *args):
+    def _with_ref(self, method: str, *args: Any) -> Any:
         """The socket's ``method`` called while holding a reference (Go:
         incref / decref around a call that needs no lock); ClosedError
         once closing."""
@@ -488,16 +515,16 @@ class FD(FDMutex):
         finally:
             self._unref()
 
-    def fileno(self):
+    def fileno(self) -> int:
         if self.state & CLOSED:
             raise ClosedError()
         return self.sysfd
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         return bool(self.state & CLOSED)
 
-    def close(self):
+    def close(self) -> None:
         """Close: evict waiters, wait for in-flight operations to return,
         unregister, close the descriptor.  Idempotent; returns only once the
         descriptor is closed (Go: FD.Close)."""
@@ -505,7 +532,7 @@ class FD(FDMutex):
         if self.incref_and_close():
             self.pd.evict()
             self._unref()
-        if self.sock is not None and self.pd.rt.closed:
+        if self.sock is not None and self.pd.rt.closed:   # type: ignore[union-attr]  # rt: set by _open
             # The runtime that would run the in-flight operations has stopped
             # (its run() returned, or this is a forked child): they will
             # never return, so close our descriptor now.
@@ -516,7 +543,7 @@ class FD(FDMutex):
     #    writeUnlock, incref, decref).  read, read_into and write inline the
     #    uncontended paths of the first four, for speed.
 
-    def _read_lock(self):
+    def _read_lock(self) -> bool:
         """Take the read lock and a reference; False if the read side is
         shut (the caller returns EOF); ClosedError or RuntimeError (wrong
         thread) otherwise."""
@@ -526,7 +553,7 @@ class FD(FDMutex):
         self.state = s + _RLOCK_REF
         return True
 
-    def _read_lock_slow(self):
+    def _read_lock_slow(self) -> bool:
         """Wrong thread, closed, read side shut (False) or contended (park)."""
         self._check_thread()
         s = self.state
@@ -538,11 +565,11 @@ class FD(FDMutex):
             raise ClosedError()
         return True
 
-    def _read_unlock(self):
+    def _read_unlock(self) -> None:
         if self.rwunlock(RLOCK):
             self._destroy()
 
-    def _write_lock(self):
+    def _write_lock(self) -> None:
         """Take the write lock and a reference; ClosedError or RuntimeError."""
         s = self.state
         if s & _WBUSY or self.tid != get_ident():
@@ -550,34 +577,36 @@ class FD(FDMutex):
         else:
             self.state = s + _WLOCK_REF
 
-    def _write_lock_slow(self):
+    def _write_lock_slow(self) -> None:
         self._check_thread()
         if not self.rwlock(WLOCK):
             raise ClosedError()
 
-    def _write_unlock(self):
+    def _write_unlock(self) -> None:
         if self.rwunlock(WLOCK):
             self._destroy()
 
-    def _unlock_slow(self, lock, s):
+    def _unlock_slow(self, lock: int, s: int) -> None:
         """The rest of an inlined unlock that found waiters or CLOSED."""
         if self.after_unlock(lock, s):
             self._destroy()
 
-    def _ref(self):
+    def _ref(self) -> None:
         """A reference for an operation that needs no lock: ClosedError or
         RuntimeError (wrong thread) where FDMutex.incref only says False."""
         self._check_thread()
         if not self.incref():
             raise ClosedError()
 
-    def _unref(self):
+    def _unref(self) -> None:
         if self.decref():
             self._destroy()
 
     # -- internals -----------------------------------------------------------
 
-    def _attempt(self, mode, call, *args):
+    # _attempt and _attempt_wait return what ``call`` returns: Any, as the
+    # socket methods they run return different types.
+    def _attempt(self, mode: int, call: Callable[..., Any], *args: Any) -> Any:
         """Go's loop for one system call: check closing and the deadline,
         try the call, and on EAGAIN park until ready and try again.  The
         caller holds the lock of ``mode``.  (read, read_into and write spell
@@ -590,7 +619,7 @@ class FD(FDMutex):
         except BlockingIOError:
             return self._attempt_wait(mode, call, *args)
 
-    def _attempt_wait(self, mode, call, *args):
+    def _attempt_wait(self, mode: int, call: Callable[..., Any], *args: Any) -> Any:
         """After EAGAIN: park until ready for ``mode``, try again."""
         pd = self.pd
         while True:
@@ -602,7 +631,7 @@ class FD(FDMutex):
             except BlockingIOError:
                 pass
 
-    def _poll_error(self, code, mode, written=0):
+    def _poll_error(self, code: int, mode: int, written: int = 0) -> OSError:
         """The exception for a PollDesc error code: ClosedError, or
         DeadlineExceededError (with a hint if the deadline of ``mode`` was
         set far in the past)."""
@@ -617,18 +646,20 @@ class FD(FDMutex):
                 f"time.monotonic() + {t:g}): i/o timeout", written=written)
         return DeadlineExceededError(written=written)
 
-    def _forget_far_past(self, mode):
-        modes, t, ago = self.far_past
+    def _forget_far_past(self, mode: int) -> None:
+        far = self.far_past
+        assert far is not None              # the callers test it
+        modes, t, ago = far
         modes &= ~mode
         self.far_past = (modes, t, ago) if modes else None
 
-    def _destroyed(self):
+    def _destroyed(self) -> bool:
         return self.sock is None
 
-    def _destroy(self):
+    def _destroy(self) -> None:
         """The last reference is gone after close (Go: FD.destroy)."""
         pd, sock = self.pd, self.sock
-        self.pd = self.sock = None
+        self.pd = self.sock = None          # type: ignore[assignment]  # see the slots
         try:
             pd.close()
         finally:
@@ -637,25 +668,25 @@ class FD(FDMutex):
             finally:
                 self.wake_closers()
 
-    def _check_thread(self):
+    def _check_thread(self) -> None:
         if self.tid != get_ident():
             raise RuntimeError(
                 f"netpoll: this connection belongs to the runtime of thread "
                 f"{self.tid} and cannot be used from thread {get_ident()}; "
                 f"use it only from the thread that created it")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<FD {self.sysfd} state={self.state:#x}>"
 
 
-def _yield_turn():
+def _yield_turn() -> int:
     """Fairness: a goroutine whose reads kept finding data lets the others
     run (Go's scheduler would preempt it); its streak starts again."""
     gosched()
     return 0
 
 
-def _read_size(n):
+def _read_size(n: SupportsIndex) -> int:
     """What a read of ``n`` bytes asks the kernel for when ``n`` is not a
     plain positive int up to READ_MAX: 0 (return at once), READ_MAX, or
     TypeError / ValueError raised at the call, before any parking."""
@@ -670,7 +701,7 @@ def _read_size(n):
     return min(n, READ_MAX)
 
 
-def _byte_view(data, op):
+def _byte_view(data: Any, op: str) -> memoryview:     # Any: checked here
     """``data`` (any bytes-like object) as a memoryview of bytes;
     TypeError naming the Conn method otherwise."""
     try:
@@ -681,9 +712,10 @@ def _byte_view(data, op):
                         f"not {type(data).__name__}{hint}") from None
 
 
-def _infinite_deadline(t):
+def _infinite_deadline(t: float) -> float | None:
     """A deadline that is not below inf: inf means none (None); nan is
     refused."""
     if isnan(t):
         raise ValueError("deadline is nan: give a time.monotonic() value, "
                          "or None for no deadline")
+    return None

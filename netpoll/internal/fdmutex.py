@@ -40,7 +40,11 @@ the poller and closes it, then wakes the goroutines waiting in ``close``
 (``FD._ref``, ``FD._read_lock``...) turn it into ClosedError.
 """
 
-from greenlet import getcurrent
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from greenlet import getcurrent, greenlet
 
 from ..runtime.scheduler import get_runtime
 
@@ -55,7 +59,12 @@ REF = 32
 class FDMutex:
     __slots__ = ("state", "read_waiters", "write_waiters", "close_waiters")
 
-    def __init__(self):
+    state: int
+    read_waiters: list[greenlet] | None
+    write_waiters: list[greenlet] | None
+    close_waiters: list[greenlet] | None
+
+    def __init__(self) -> None:
         self.state = 0
         # Parked goroutines, FIFO lists created on first contention.
         self.read_waiters = None      # for the read lock
@@ -64,7 +73,7 @@ class FDMutex:
 
     # -- references (Go: incref / decref) ------------------------------------
 
-    def incref(self):
+    def incref(self) -> bool:
         """Take a reference for an operation that needs the descriptor but
         no lock (setsockopt, deadlines).  False if closing."""
         s = self.state
@@ -73,14 +82,14 @@ class FDMutex:
         self.state = s + REF
         return True
 
-    def decref(self):
+    def decref(self) -> bool:
         """Drop a reference; True if it was the last one of a closing
         mutex, and the caller must destroy the descriptor."""
         s = self.state - REF
         self.state = s
         return bool(s & CLOSED) and s < REF
 
-    def incref_and_close(self):
+    def incref_and_close(self) -> bool:
         """Mark closing and take a reference; wake every goroutine waiting
         for a lock so it fails.  False if close had already begun (Go:
         increfAndClose)."""
@@ -95,7 +104,7 @@ class FDMutex:
 
     # -- locks (Go: rwlock / rwunlock) ---------------------------------------
 
-    def rwlock(self, lock):
+    def rwlock(self, lock: int) -> bool:
         """Take the read lock (``lock`` = RLOCK) or the write lock (WLOCK)
         and a reference, parking behind the current holder.  False if
         closing."""
@@ -105,14 +114,14 @@ class FDMutex:
         self.state = s + lock + REF
         return True
 
-    def rwunlock(self, lock):
+    def rwunlock(self, lock: int) -> bool:
         """Release ``lock`` and its reference; True if the caller must now
         destroy the descriptor."""
         s = self.state - lock - REF
         self.state = s
         return self.after_unlock(lock, s)
 
-    def after_unlock(self, lock, s):
+    def after_unlock(self, lock: int, s: int) -> bool:
         """The second half of ``rwunlock``, once ``state`` is ``s``: hand
         ``lock`` to the next waiter; True if the caller must destroy the
         descriptor.  (FD's read and write inline the first half.)"""
@@ -121,7 +130,7 @@ class FDMutex:
             _ready_one(q)
         return bool(s & CLOSED) and s < REF
 
-    def _lock_slow(self, lock):
+    def _lock_slow(self, lock: int) -> bool:
         if lock == RLOCK:
             if self.read_waiters is None:
                 self.read_waiters = []
@@ -159,7 +168,7 @@ class FDMutex:
 
     # -- close ---------------------------------------------------------------
 
-    def wait_destroyed(self, destroyed):
+    def wait_destroyed(self, destroyed: Callable[[], bool]) -> None:
         """Park until ``destroyed()`` is true; the FD calls ``wake_closers``
         when it destroys the descriptor."""
         if destroyed():
@@ -175,20 +184,20 @@ class FDMutex:
             if me in self.close_waiters:
                 self.close_waiters.remove(me)
 
-    def wake_closers(self):
+    def wake_closers(self) -> None:
         if self.close_waiters:
             _ready_all(self.close_waiters)
 
 
-def _park(reason):
+def _park(reason: str) -> None:
     get_runtime().park(reason)
 
 
-def _ready_one(q):
+def _ready_one(q: list[greenlet]) -> None:
     get_runtime().ready(q.pop(0))
 
 
-def _ready_all(q):
+def _ready_all(q: list[greenlet]) -> None:
     ready = get_runtime().ready
     for g in q:
         ready(g)

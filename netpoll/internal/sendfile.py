@@ -8,12 +8,18 @@ and ``pd.wait``, unlock.  A passed write deadline raises
 DeadlineExceededError with ``written`` set.
 """
 
+from __future__ import annotations
+
 import os
+from typing import TYPE_CHECKING
 
 from ..poller import MODE_WRITE
 
+if TYPE_CHECKING:
+    from .fd import FD
 
-def sendfile(fd, infd, offset, count):
+
+def sendfile(fd: FD, infd: int, offset: int, count: int) -> int:
     """Send up to ``count`` bytes of ``infd`` from ``offset``; returns how
     many were sent (fewer only if the file ended first)."""
     fd._write_lock()
