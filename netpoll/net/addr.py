@@ -6,7 +6,11 @@ numbers (or service names from /etc/services).  Host names are resolved by
 ``netpoll.net.dial`` through ``to_thread``.
 """
 
+from __future__ import annotations
+
 import socket
+from collections.abc import Iterator
+from typing import Any, TypeAlias
 
 _AF_INET = socket.AF_INET
 _AF_INET6 = socket.AF_INET6
@@ -25,7 +29,8 @@ NETWORKS = {
 }
 
 
-def parse_network(network, allowed):
+def parse_network(network: str, allowed: tuple[str, ...]
+                  ) -> tuple[str, tuple[int, ...], int]:
     """Validate ``network`` against the names ``allowed`` for an operation."""
     if network not in NETWORKS:
         hint = ""
@@ -45,28 +50,28 @@ class _IPAddr:
     __slots__ = ("host", "port")
     network = ""
 
-    def __init__(self, host, port):
+    def __init__(self, host: str, port: int) -> None:
         self.host = host
         self.port = port
 
     @property
-    def family(self):
+    def family(self) -> int:
         return _AF_INET6 if ":" in self.host else _AF_INET
 
-    def __str__(self):
+    def __str__(self) -> str:
         return join_host_port(self.host, self.port)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return (type(other) is type(self) and other.host == self.host
                 and other.port == self.port)
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash((type(self), self.host, self.port))
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str | int]:
         # Unpacks like a socket address: host, port = addr
         yield self.host
         yield self.port
@@ -93,30 +98,30 @@ class UnixAddr:
 
     __slots__ = ("path", "network")
 
-    def __init__(self, path, network="unix"):
+    def __init__(self, path: str, network: str = "unix") -> None:
         self.path = path
         self.network = network
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.path
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"UnixAddr({self.path!r})"
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return (type(other) is UnixAddr and other.path == self.path
                 and other.network == self.network)
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash((UnixAddr, self.path, self.network))
 
 
 # -- host:port strings (Go: SplitHostPort / JoinHostPort) ---------------------
 
-def split_host_port(hostport):
+def split_host_port(hostport: str) -> tuple[str, str]:
     """Split ``"host:port"``, ``"[v6]:port"`` or ``":port"`` into host and
     port strings; ValueError saying what is wrong otherwise."""
-    def bad(why):
+    def bad(why: str) -> ValueError:
         return ValueError(f"address {hostport}: {why}")
 
     i = hostport.rfind(":")
@@ -148,14 +153,14 @@ def split_host_port(hostport):
     return host, hostport[i + 1:]
 
 
-def join_host_port(host, port):
+def join_host_port(host: str, port: int | str) -> str:
     """``"host:port"``, with brackets around an IPv6 host."""
     if ":" in host:
         return f"[{host}]:{port}"
     return f"{host}:{port}"
 
 
-def parse_port(port, network, where):
+def parse_port(port: object, network: str, where: str) -> int:
     """A port number from an int, a decimal string or a service name."""
     if isinstance(port, int) and not isinstance(port, bool):
         n = port
@@ -177,7 +182,7 @@ def parse_port(port, network, where):
     return n
 
 
-def ip_family(host):
+def ip_family(host: str) -> int | None:
     """AF_INET or AF_INET6 if ``host`` is a literal IP (IPv6 with an
     optional %zone), else None (a host name)."""
     try:
@@ -193,7 +198,7 @@ def ip_family(host):
         return None
 
 
-def split_address(address, network):
+def split_address(address: object, network: str) -> tuple[str, int]:
     """``(host, port)`` from a Go-style string, a tuple or an address
     object; the port as an int."""
     if isinstance(address, _IPAddr):
@@ -212,7 +217,7 @@ def split_address(address, network):
     return host, parse_port(port, network, address)
 
 
-def _numeric_zone(host, where):
+def _numeric_zone(host: str, where: str) -> str:
     """``fe80::1%eth0`` -> ``fe80::1%2``: the socket module parses a zone
     given as an interface index only; Go accepts names too."""
     base, zone = host.split("%", 1)
@@ -225,7 +230,7 @@ def _numeric_zone(host, where):
                          f"{zone!r}") from None
 
 
-def unix_path(address):
+def unix_path(address: object) -> str:
     """A socket path from a unix address: '@name' is the abstract
     namespace (Linux)."""
     if isinstance(address, UnixAddr):
@@ -241,14 +246,16 @@ def unix_path(address):
 
 # -- socket addresses -> address objects ---------------------------------------
 
-def unmap(host):
+def unmap(host: str) -> str:
     """'::ffff:1.2.3.4' (an IPv4 peer of a dual-stack socket) -> '1.2.3.4'."""
     if host.startswith(_V4MAPPED) and "." in host:
         return host[len(_V4MAPPED):]
     return host
 
 
-def to_addr(cls, sockaddr, network="unix"):
+def to_addr(cls: type[Addr], sockaddr: Any, network: str = "unix") -> Addr:
+    # sockaddr: Any as in typeshed's socket stubs: a (host, port[, flowinfo,
+    # scope_id]) tuple, a str or bytes path, by family.
     """An address object from what the socket module returns (``network``
     names the kind of a UnixAddr: unix or unixgram)."""
     if cls is UnixAddr:
@@ -264,3 +271,7 @@ def to_addr(cls, sockaddr, network="unix"):
         except OSError:
             host = f"{host}%{sockaddr[3]}"
     return cls(unmap(host), port)
+
+
+# Any of the address objects above.
+Addr: TypeAlias = TCPAddr | UDPAddr | UnixAddr

@@ -8,30 +8,41 @@ naming the operation and both addresses.  Addresses are looked up lazily
 idle connection costs a Conn, an FD, a socket object and a PollDesc.
 """
 
+from __future__ import annotations
+
 import errno
 import math
 import socket
 import struct
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from ..poller import MODE_READ, MODE_WRITE
-from .addr import TCPAddr, UDPAddr, UnixAddr, to_addr
+from .addr import Addr, TCPAddr, UDPAddr, UnixAddr, to_addr
 from .errors import op_error
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer, WriteableBuffer
+
+    from ..internal.fd import FD
 
 _BOTH = MODE_READ | MODE_WRITE
 _SOL_SOCKET = socket.SOL_SOCKET
 _IPPROTO_TCP = socket.IPPROTO_TCP
-_ADDR_CLASS = {
+_ADDR_CLASS: dict[str, type[Addr]] = {
     "tcp": TCPAddr, "tcp4": TCPAddr, "tcp6": TCPAddr,
     "udp": UDPAddr, "udp4": UDPAddr, "udp6": UDPAddr,
     "unix": UnixAddr, "unixgram": UnixAddr,
 }
 
 # What the socket module returns for an address, before conversion.
-_RAW_ADDRS = (tuple, str, bytes)
+_RAW_ADDRS: tuple[type[Any], ...] = (tuple, str, bytes)
 
 # Keep-alive as Go sets it on dialed and accepted TCP connections.
 KEEPALIVE_PERIOD = 15
 KEEPALIVE_COUNT = 9           # Go 1.23's default probe count (Linux's too)
+
+_C = TypeVar("_C", bound="Conn")
 
 
 class Conn:
@@ -39,7 +50,15 @@ class Conn:
 
     __slots__ = ("fd", "net", "_laddr", "_raddr")
 
-    def __init__(self, fd, net, laddr=None, raddr=None):
+    fd: FD
+    net: str
+    # An address object, a raw socket address (what the socket module
+    # returns: Any, as in typeshed) or None; local_addr / remote_addr
+    # convert it, by type() tests a checker cannot follow.
+    _laddr: Any
+    _raddr: Any
+
+    def __init__(self, fd: FD, net: str, laddr: Any = None, raddr: Any = None) -> None:
         self.fd = fd
         self.net = net
         # Each an address object, a raw socket address (converted on first
@@ -49,7 +68,7 @@ class Conn:
 
     # -- I/O -----------------------------------------------------------------
 
-    def read(self, n=65536):
+    def read(self, n: int = 65536) -> bytes:
         """Up to ``n`` bytes as soon as any are available; b"" at EOF.
         TypeError for a size that is not an int, at the call."""
         try:
@@ -57,14 +76,14 @@ class Conn:
         except OSError as e:
             raise self._error("read", e) from None
 
-    def read_into(self, buffer):
+    def read_into(self, buffer: WriteableBuffer) -> int:
         """Read into a writable buffer; the byte count, 0 at EOF."""
         try:
             return self.fd.read_into(buffer)
         except OSError as e:
             raise self._error("read", e) from None
 
-    def write(self, data):
+    def write(self, data: ReadableBuffer) -> int:
         """Send all of ``data``, a bytes-like object (parking while the peer
         is slow); returns its length.  TypeError for text, at the call."""
         try:
@@ -72,7 +91,7 @@ class Conn:
         except OSError as e:
             raise self._error("write", e) from None
 
-    def writev(self, buffers):
+    def writev(self, buffers: Iterable[ReadableBuffer]) -> int:
         """Send every buffer in order, in one system call where possible;
         returns the total length."""
         try:
@@ -82,7 +101,7 @@ class Conn:
 
     # -- closing ---------------------------------------------------------------
 
-    def close(self):
+    def close(self) -> None:
         """Close the connection, waking blocked operations with ClosedError.
         Idempotent; returns once the descriptor is closed."""
         fd = self.fd
@@ -96,25 +115,25 @@ class Conn:
         except OSError as e:
             raise self._error("close", e) from None
 
-    def close_read(self):
+    def close_read(self) -> None:
         """Shut down the reading side: later reads return b""."""
         self._shutdown(socket.SHUT_RD)
 
-    def close_write(self):
+    def close_write(self) -> None:
         """Shut down the writing side: the peer reads EOF, and can still
         send to us."""
         self._shutdown(socket.SHUT_WR)
 
-    def _shutdown(self, how):
+    def _shutdown(self, how: int) -> None:
         try:
             self.fd.shutdown(how)
         except OSError as e:
             raise self._error("close", e) from None
 
-    def __enter__(self):
+    def __enter__(self: _C) -> _C:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- addresses -------------------------------------------------------------
@@ -123,21 +142,26 @@ class Conn:
     # each (a property per address, as Go's LocalAddr / RemoteAddr).
 
     @property
-    def local_addr(self):
-        a = self._laddr
+    def local_addr(self) -> Addr:
+        a: Addr = self._laddr           # (or raw or None until converted)
         if a is None or type(a) in _RAW_ADDRS:
             a = self._laddr = self._address(a, True)
         return a
 
     @property
-    def remote_addr(self):
+    def remote_addr(self) -> Addr | None:
         """The peer's address; None if the socket is not connected."""
-        a = self._raddr
+        a: Addr | None = self._raddr
         if a is None or type(a) in _RAW_ADDRS:
             a = self._raddr = self._address(a, False)
         return a
 
-    def _address(self, a, local):
+    @overload
+    def _address(self, a: Any, local: Literal[True]) -> Addr: ...
+    @overload
+    def _address(self, a: Any, local: Literal[False]) -> Addr | None: ...
+
+    def _address(self, a: Any, local: bool) -> Addr | None:
         """The address object for the raw socket address ``a``, looked up
         first if ``a`` is None (None for the peer of an unconnected socket)."""
         if a is None:
@@ -149,7 +173,7 @@ class Conn:
                 raise self._error("getsockname", e) from None
         return to_addr(_ADDR_CLASS[self.net], a, self.net)
 
-    def fileno(self):
+    def fileno(self) -> int:
         try:
             return self.fd.fileno()
         except OSError as e:
@@ -157,21 +181,21 @@ class Conn:
 
     # -- deadlines and options -----------------------------------------------
 
-    def set_deadline(self, t):
+    def set_deadline(self, t: float | None) -> None:
         """Read and write deadline: a time.monotonic() value (a point in
         time, not a duration: ``time.monotonic() + 5``); None or inf for
         none; ValueError for nan."""
         self._set_deadline(t, _BOTH)
 
-    def set_read_deadline(self, t):
+    def set_read_deadline(self, t: float | None) -> None:
         """The read deadline (as ``set_deadline``)."""
         self._set_deadline(t, MODE_READ)
 
-    def set_write_deadline(self, t):
+    def set_write_deadline(self, t: float | None) -> None:
         """The write deadline (as ``set_deadline``)."""
         self._set_deadline(t, MODE_WRITE)
 
-    def _set_deadline(self, t, mode):
+    def _set_deadline(self, t: float | None, mode: int) -> None:
         # The float test first: a deadline is nearly always a float, and
         # servers set one per request; isinstance costs more.
         if t is not None and type(t) is not float:
@@ -181,15 +205,15 @@ class Conn:
         except OSError as e:
             raise self._error("set", e) from None
 
-    def set_read_buffer(self, n):
+    def set_read_buffer(self, n: int) -> None:
         """SO_RCVBUF: the kernel's receive buffer size."""
         self._setsockopt(_SOL_SOCKET, socket.SO_RCVBUF, n)
 
-    def set_write_buffer(self, n):
+    def set_write_buffer(self, n: int) -> None:
         """SO_SNDBUF: the kernel's send buffer size."""
         self._setsockopt(_SOL_SOCKET, socket.SO_SNDBUF, n)
 
-    def _setsockopt(self, level, opt, value):
+    def _setsockopt(self, level: int, opt: int, value: int | bytes) -> None:
         try:
             self.fd.setsockopt(level, opt, value)
         except OSError as e:
@@ -197,17 +221,17 @@ class Conn:
 
     # -- errors ----------------------------------------------------------------
 
-    def _error(self, op, exc):
+    def _error(self, op: str, exc: OSError) -> OSError:
         return op_error(op, self.net, self._addr_or_none(True),
                         self._addr_or_none(False), exc)
 
-    def _addr_or_none(self, local):
+    def _addr_or_none(self, local: bool) -> Addr | None:
         try:
             return self.local_addr if local else self.remote_addr
         except OSError:
             return None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "closed" if self.fd.closed else f"fd={self.fd.sysfd}"
         return (f"<{type(self).__name__} {self.net} "
                 f"{self._addr_or_none(True)}->{self._addr_or_none(False)} {state}>")
@@ -218,11 +242,11 @@ class TCPConn(Conn):
 
     __slots__ = ()
 
-    def set_nodelay(self, enabled=True):
+    def set_nodelay(self, enabled: bool = True) -> None:
         """TCP_NODELAY: send small writes at once (on by default, as in Go)."""
         self._setsockopt(_IPPROTO_TCP, socket.TCP_NODELAY, 1 if enabled else 0)
 
-    def set_keepalive(self, enabled=True, period=None):
+    def set_keepalive(self, enabled: bool = True, period: float | None = None) -> None:
         """SO_KEEPALIVE, probing every ``period`` seconds of idleness (Go:
         SetKeepAlive + SetKeepAlivePeriod; on by default with 15 s)."""
         self._setsockopt(_SOL_SOCKET, socket.SO_KEEPALIVE, 1 if enabled else 0)
@@ -235,7 +259,7 @@ class TCPConn(Conn):
             if hasattr(socket, "TCP_KEEPINTVL"):
                 self._setsockopt(_IPPROTO_TCP, socket.TCP_KEEPINTVL, secs)
 
-    def set_linger(self, seconds):
+    def set_linger(self, seconds: float | None) -> None:
         """SO_LINGER, Go's SetLinger: < 0 (the default) closes in the
         background; 0 discards unsent data and resets the connection on
         close; > 0 lingers that many seconds for unsent data."""
@@ -245,7 +269,8 @@ class TCPConn(Conn):
             value = struct.pack("ii", 1, int(seconds))
         self._setsockopt(_SOL_SOCKET, socket.SO_LINGER, value)
 
-    def set_keepalive_config(self, idle=None, interval=None, count=None, *, enable=True):
+    def set_keepalive_config(self, idle: float | None = None, interval: float | None = None,
+                             count: int | None = None, *, enable: bool = True) -> None:
         """Keep-alive as Go 1.23's SetKeepAliveConfig: after ``idle`` seconds
         without traffic the kernel probes the peer every ``interval``
         seconds, and after ``count`` unanswered probes drops the connection:
@@ -278,7 +303,7 @@ class TCPConn(Conn):
                     errno.ENOPROTOOPT, f"keep-alive {name} is not supported on this OS"))
             self._setsockopt(_IPPROTO_TCP, opt, value)
 
-    def set_user_timeout(self, seconds):
+    def set_user_timeout(self, seconds: float | None) -> None:
         """TCP_USER_TIMEOUT (Linux): how long sent data may stay
         unacknowledged, or the peer's closed window unprobed, before the
         kernel drops the connection; a parked write (or read) then fails
@@ -313,14 +338,14 @@ class UnixConn(Conn):
     __slots__ = ()
 
 
-def check_deadline_type(t):
+def check_deadline_type(t: object) -> None:
     """TypeError unless ``t`` is a number (a time.monotonic() value)."""
     if not isinstance(t, (int, float)) or isinstance(t, bool):
         raise TypeError(f"deadline must be a time.monotonic() value or None, "
                         f"not {type(t).__name__}")
 
 
-def setup_tcp(fd):
+def setup_tcp(fd: FD) -> None:
     """Go's defaults for a dialed or accepted TCP connection: no Nagle,
     keep-alive every 15 s."""
     setsockopt = fd.sock.setsockopt
@@ -339,7 +364,8 @@ _USER_TIMEOUT = getattr(socket, "TCP_USER_TIMEOUT", None)
 _INT_MAX = 2**31 - 1          # socket options are C ints
 
 
-def _keepalive_value(name, value, default, seconds):
+def _keepalive_value(name: str, value: float | None, default: int,
+                     seconds: bool) -> int | None:
     """A keep-alive setting as the kernel takes it: Go's default for None
     or 0, None (leave it) for a negative value, whole seconds rounded up."""
     if value is None:

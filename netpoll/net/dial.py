@@ -17,10 +17,14 @@ socket is closed.  The error is then an instance of ``ctx.err()``'s class
 with Go's message (``dial tcp 10.0.0.1:80: operation was canceled``).
 """
 
+from __future__ import annotations
+
 import math
 import os
 import socket
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ..context import DeadlineExceeded as _CtxDeadlineExceeded
 from ..errors import DeadlineExceededError
@@ -38,6 +42,13 @@ from .errors import op_error
 from .listener import Listener
 from .packet import PacketConn
 
+if TYPE_CHECKING:
+    from ..context import Context
+
+# What dial returns, by network.
+DialConn = TCPConn | UnixConn | PacketConn
+# (family, socket address) pairs; a socket address is Any, as in typeshed.
+_Targets = list[tuple[int, Any]]
 _AF_INET = socket.AF_INET
 _AF_INET6 = socket.AF_INET6
 
@@ -45,10 +56,10 @@ LISTEN_NETWORKS = ("tcp", "tcp4", "tcp6", "unix")
 DIAL_NETWORKS = ("tcp", "tcp4", "tcp6", "unix", "udp", "udp4", "udp6", "unixgram")
 PACKET_NETWORKS = ("udp", "udp4", "udp6", "unixgram")
 
-_somaxconn = None
+_somaxconn: int | None = None
 
 
-def max_listener_backlog():
+def max_listener_backlog() -> int:
     """Go's default backlog: /proc/sys/net/core/somaxconn, else 4096."""
     global _somaxconn
     if _somaxconn is None:
@@ -61,10 +72,10 @@ def max_listener_backlog():
     return _somaxconn
 
 
-_ipv6 = None
+_ipv6: bool | None = None
 
 
-def _ipv6_available():
+def _ipv6_available() -> bool:
     global _ipv6
     if _ipv6 is None:
         try:
@@ -76,7 +87,7 @@ def _ipv6_available():
     return _ipv6
 
 
-def _display(address):
+def _display(address: object) -> str:
     """The address as Go prints it in errors."""
     if isinstance(address, tuple) and len(address) >= 2:
         from .addr import join_host_port
@@ -86,7 +97,9 @@ def _display(address):
 
 # -- resolution -----------------------------------------------------------------
 
-def _resolve(network, address, families, socktype, listening, deadline, ctx=None):
+def _resolve(network: str, address: object, families: tuple[int, ...], socktype: int,
+             listening: bool, deadline: float | None,
+             ctx: Context | None = None) -> _Targets:
     """[(family, sockaddr)] for an IP network."""
     host, port = split_address(address, network)
     if host == "":
@@ -113,14 +126,16 @@ def _resolve(network, address, families, socktype, listening, deadline, ctx=None
     return addrs
 
 
-def _lookup(host, port, socktype, deadline, ctx):
+def _lookup(host: str, port: int, socktype: int, deadline: float | None,
+            ctx: Context | None) -> list[tuple[Any, ...]]:
     """getaddrinfo in a resolver thread, given up at ``deadline`` or when
     ``ctx`` is done (DeadlineExceededError either way; dial tells them
     apart by ``ctx.err()``)."""
     try:
         done = ctx.done() if ctx is not None else None
         if deadline is None and done is None:
-            return lookup(socket.getaddrinfo, host, port, 0, socktype)
+            infos: list[tuple[Any, ...]] = lookup(socket.getaddrinfo, host, port, 0, socktype)
+            return infos
         left = math.inf if deadline is None else deadline - time.monotonic()
         if left <= 0:
             raise DeadlineExceededError()
@@ -135,7 +150,8 @@ def _lookup(host, port, socktype, deadline, ctx):
             raise DeadlineExceededError()
         if isinstance(value, BaseException):
             raise value
-        return value
+        infos = value
+        return infos
     except socket.gaierror as e:
         msg = e.strerror or str(e)
         if e.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)):
@@ -143,9 +159,10 @@ def _lookup(host, port, socktype, deadline, ctx):
         raise socket.gaierror(e.errno, f"lookup {host}: {msg}") from None
 
 
-def _lookup_into(result, host, port, socktype):
+def _lookup_into(result: Chan, host: str, port: int, socktype: int) -> None:
     """A goroutine: the lookup, its result or exception into ``result`` (of
     capacity 1, so it never blocks, even once the dialer has given up)."""
+    value: object
     try:
         value = lookup(socket.getaddrinfo, host, port, 0, socktype)
     except Exception as e:      # handed to the dialer, not printed
@@ -155,36 +172,39 @@ def _lookup_into(result, host, port, socktype):
 
 # -- listen -------------------------------------------------------------------
 
-def listen(network, address, *, backlog=None, reuse_port=False):
+def listen(network: str, address: object, *, backlog: int | None = None,
+           reuse_port: bool = False) -> Listener:
     """A Listener on ``address`` for ``tcp``, ``tcp4``, ``tcp6`` or ``unix``."""
     kind, families, socktype = parse_network(network, LISTEN_NETWORKS)
     if backlog is None:
         backlog = max_listener_backlog()
     if kind == "unix":
         path = unix_path(address)
-        unlink = None
+        unlink: tuple[str, int] | None = None
 
-        def setup(sock):
+        def setup_unix(sock: socket.socket) -> None:
             nonlocal unlink
             _bind(sock, path, network, address, reuse_port=False)
             sock.listen(backlog)
             if path and path[0] != "\0":
                 unlink = (path, os.stat(path).st_ino)
-        fd = _bound_fd(network, address, socket.AF_UNIX, socktype, setup)
+        fd = _bound_fd(network, address, socket.AF_UNIX, socktype, setup_unix)
         return Listener(fd, network, unlink)
     family, sockaddr = _listen_address(network, address, families, socktype)
 
-    def setup(sock):
+    def setup(sock: socket.socket) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         _bind(sock, sockaddr, network, address, reuse_port)
         sock.listen(backlog)
     return Listener(_bound_fd(network, address, family, socktype, setup), network)
 
 
-def listen_packet(network, address):
+def listen_packet(network: str, address: object) -> PacketConn:
     """A PacketConn bound to ``address`` for ``udp``, ``udp4``, ``udp6`` or
     ``unixgram``."""
     kind, families, socktype = parse_network(network, PACKET_NETWORKS)
+    family: int
+    sockaddr: Any
     if kind == "unix":
         family, sockaddr = socket.AF_UNIX, unix_path(address)
     else:
@@ -194,7 +214,8 @@ def listen_packet(network, address):
     return PacketConn(fd, network)
 
 
-def _listen_address(network, address, families, socktype):
+def _listen_address(network: str, address: object, families: tuple[int, ...],
+                    socktype: int) -> tuple[int, Any]:
     """The (family, sockaddr) to bind; a failed lookup is a "listen"
     OpError (``listen tcp example.invalid:7000: lookup example.invalid:
     no such host``), as dial's is a "dial" one."""
@@ -204,7 +225,8 @@ def _listen_address(network, address, families, socktype):
         raise op_error("listen", network, None, _display(address), e) from None
 
 
-def _bound_fd(network, address, family, socktype, setup):
+def _bound_fd(network: str, address: object, family: int, socktype: int,
+              setup: Callable[[socket.socket], None]) -> FD:
     """A new socket, set up (bound, listening) by ``setup(sock)``, as an FD.
     On an OSError the socket is closed and the error becomes a "listen"
     OpError."""
@@ -218,7 +240,8 @@ def _bound_fd(network, address, family, socktype, setup):
                        getattr(e, "_syscall", None)) from None
 
 
-def _bind(sock, sockaddr, network, address, reuse_port):
+def _bind(sock: socket.socket, sockaddr: Any, network: str, address: object,
+          reuse_port: bool) -> None:
     if reuse_port:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     if sock.family == _AF_INET6:
@@ -229,13 +252,14 @@ def _bind(sock, sockaddr, network, address, reuse_port):
     try:
         sock.bind(sockaddr)
     except OSError as e:
-        e._syscall = "bind"
+        e._syscall = "bind"             # type: ignore[attr-defined]  # for _bound_fd's message
         raise
 
 
 # -- dial ---------------------------------------------------------------------
 
-def dial(network, address, *, timeout=None, ctx=None):
+def dial(network: str, address: object, *, timeout: float | None = None,
+         ctx: Context | None = None) -> DialConn:
     """Connect to ``address``: a TCPConn, UnixConn, or a connected
     PacketConn for ``udp*`` / ``unixgram``.  ``timeout`` in seconds (None or
     inf: no limit; <= 0: fails at once with DeadlineExceededError; nan:
@@ -243,7 +267,7 @@ def dial(network, address, *, timeout=None, ctx=None):
     raising an instance of ``ctx.err()``'s class."""
     kind, families, socktype = parse_network(network, DIAL_NETWORKS)
     shown = _display(address)
-    deadline = None
+    deadline: float | None = None
     if timeout is not None:
         timeout = _check_timeout(timeout)
         if timeout <= 0:
@@ -256,6 +280,7 @@ def dial(network, address, *, timeout=None, ctx=None):
         d = ctx.deadline()
         if d is not None and (deadline is None or d < deadline):
             deadline = d
+    targets: _Targets
     if kind == "unix":
         targets = [(socket.AF_UNIX, unix_path(address))]
     else:
@@ -265,7 +290,7 @@ def dial(network, address, *, timeout=None, ctx=None):
             if ctx is not None and ctx.err() is not None:
                 raise _ctx_error(network, shown, ctx.err()) from None
             raise op_error("dial", network, None, shown, e) from None
-    first_error = None
+    first_error: OSError | None = None
     for i, (family, sockaddr) in enumerate(targets):
         try:
             return _dial_one(network, kind, family, socktype, sockaddr,
@@ -278,10 +303,11 @@ def dial(network, address, *, timeout=None, ctx=None):
             if isinstance(e, DeadlineExceededError) and deadline is not None \
                     and time.monotonic() >= deadline:
                 break
-    raise op_error("dial", network, None, shown, first_error) from None
+    raise op_error("dial", network, None, shown,
+                   first_error) from None  # type: ignore[arg-type]  # set: targets is never empty
 
 
-def _check_timeout(timeout):
+def _check_timeout(timeout: Any) -> float:        # Any: checked here
     if isinstance(timeout, (str, bytes)):
         raise TypeError(f"dial timeout must be a number of seconds, not {timeout!r}")
     try:
@@ -293,7 +319,7 @@ def _check_timeout(timeout):
     return t
 
 
-def _ctx_error(network, shown, err):
+def _ctx_error(network: str, shown: str, err: BaseException) -> BaseException:
     """The context's error for this dial, Go-style: same class, message
     ``dial tcp ADDR: operation was canceled`` / ``context deadline
     exceeded``."""
@@ -302,7 +328,7 @@ def _ctx_error(network, shown, err):
     return type(err)(f"dial {network} {shown}: {what}")
 
 
-def _abort_connect(fd):
+def _abort_connect(fd: FD) -> None:
     """The dial's context is done: wake its connect (a write deadline in
     the past), unless the connect has finished and closed the socket."""
     try:
@@ -311,7 +337,7 @@ def _abort_connect(fd):
         pass
 
 
-def _partial_deadline(deadline, remaining):
+def _partial_deadline(deadline: float | None, remaining: int) -> float | None:
     """A share of the time left for one of ``remaining`` addresses (Go:
     partialDeadline: an equal share, but at least 2 s if there is that much)."""
     if deadline is None or remaining <= 1:
@@ -324,7 +350,8 @@ def _partial_deadline(deadline, remaining):
     return now + share
 
 
-def _dial_one(network, kind, family, socktype, sockaddr, deadline, ctx=None):
+def _dial_one(network: str, kind: str, family: int, socktype: int, sockaddr: Any,
+              deadline: float | None, ctx: Context | None = None) -> DialConn:
     sock = socket.socket(family, socktype)
     try:
         fd = FD(sock)

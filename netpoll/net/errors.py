@@ -13,22 +13,25 @@ The exception keeps its class (ConnectionRefusedError, BrokenPipeError,
 ``str(exc)`` is the message.
 """
 
+from __future__ import annotations
+
 from ..errors import ClosedError, DeadlineExceededError
 
 __all__ = ["ClosedError", "DeadlineExceededError", "op_error", "detail"]
 
 
-def detail(exc):
+def detail(exc: OSError) -> str:
     """What went wrong, Go-style: the OS's text starting in lower case."""
     if isinstance(exc, (ClosedError, DeadlineExceededError)):
-        return exc.strerror
+        return str(exc.strerror)   # always a str: both set their message
     text = exc.strerror or (str(exc.args[0]) if exc.args else type(exc).__name__)
     if text[:1].isupper() and not text[1:2].isupper():
         text = text[0].lower() + text[1:]
     return text
 
 
-def op_error(op, network, source, addr, exc, syscall=None):
+def op_error(op: str, network: str, source: object, addr: object, exc: OSError,
+             syscall: str | None = None) -> OSError:
     """``exc`` (an OSError) re-made with the message
     ``"op network source->addr: [syscall: ]detail"``."""
     if getattr(exc, "_netpoll_op", False):
@@ -49,6 +52,7 @@ def op_error(op, network, source, addr, exc, syscall=None):
         parts.append(": ")
     parts.append(detail(exc))
     message = "".join(parts)
+    new: OSError
     if isinstance(exc, DeadlineExceededError):
         new = DeadlineExceededError(message, written=exc.written)
     elif isinstance(exc, ClosedError):
@@ -62,8 +66,8 @@ def op_error(op, network, source, addr, exc, syscall=None):
         new.errno = exc.errno
         written = getattr(exc, "written", None)     # a failed write's count
         if written is not None:
-            new.written = written
-    new._netpoll_op = True
+            new.written = written               # type: ignore[attr-defined]
+    new._netpoll_op = True                      # type: ignore[attr-defined]
     new.__cause__ = exc.__cause__
     new.__traceback__ = exc.__traceback__
     return new

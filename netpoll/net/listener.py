@@ -7,14 +7,19 @@ connections it accepted open; closing a unix listener removes the socket
 file it created.
 """
 
+from __future__ import annotations
+
 import os
 from _socket import socket as _rawsocket
+from typing import TypeVar
 
 from ..internal.fd import FD
 from ..poller import MODE_READ
-from .addr import TCPAddr, UnixAddr, to_addr
+from .addr import Addr, TCPAddr, UnixAddr, to_addr
 from .conn import TCPConn, UnixConn, check_deadline_type, setup_tcp
 from .errors import op_error
+
+_L = TypeVar("_L", bound="Listener")
 
 
 class Listener:
@@ -22,7 +27,15 @@ class Listener:
 
     __slots__ = ("fd", "net", "_addr", "_unlink", "_tcp", "_conn_laddr", "_sockargs")
 
-    def __init__(self, fd, net, unlink=None):
+    fd: FD
+    net: str
+    _addr: Addr
+    _unlink: tuple[str, int] | None
+    _tcp: bool
+    _conn_laddr: Addr | None
+    _sockargs: tuple[int, int, int]
+
+    def __init__(self, fd: FD, net: str, unlink: tuple[str, int] | None = None) -> None:
         self.fd = fd
         self.net = net
         self._tcp = net != "unix"
@@ -30,12 +43,12 @@ class Listener:
         self._unlink = unlink          # (path, inode) to remove at close
         # An accepted connection's local address is the listener's, unless
         # the listener is bound to a wildcard: then it is looked up lazily.
-        wildcard = self._tcp and self._addr.host in ("0.0.0.0", "::", "")
+        wildcard = self._tcp and self._addr.host in ("0.0.0.0", "::", "")  # type: ignore[union-attr]  # a TCPAddr when _tcp
         self._conn_laddr = None if wildcard else self._addr
         ls = fd.sock
         self._sockargs = (ls.family, ls.type, ls.proto)
 
-    def accept(self):
+    def accept(self) -> TCPConn | UnixConn:
         """The next connection: a TCPConn or UnixConn."""
         try:
             sysfd, raddr = self.fd.accept()
@@ -57,7 +70,7 @@ class Listener:
             return TCPConn(fd, self.net, self._conn_laddr, raddr)
         return UnixConn(fd, self.net, self._addr, raddr)
 
-    def close(self):
+    def close(self) -> None:
         """Stop listening; a goroutine blocked in accept wakes with
         ClosedError.  Idempotent."""
         try:
@@ -74,11 +87,11 @@ class Listener:
                 pass
 
     @property
-    def addr(self):
+    def addr(self) -> Addr:
         """The address listened on: a TCPAddr or UnixAddr."""
         return self._addr
 
-    def set_deadline(self, t):
+    def set_deadline(self, t: float | None) -> None:
         """Deadline for ``accept``: a time.monotonic() value, None (or inf)
         for none; ValueError for nan."""
         if t is not None:
@@ -88,14 +101,14 @@ class Listener:
         except OSError as e:
             raise op_error("set", self.net, None, self._addr, e) from None
 
-    def fileno(self):
+    def fileno(self) -> int:
         return self.fd.fileno()
 
-    def __enter__(self):
+    def __enter__(self: _L) -> _L:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Listener {self.net} {self._addr}{' closed' if self.fd.closed else ''}>"

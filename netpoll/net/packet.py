@@ -6,14 +6,20 @@ UnixConn over unixgram).
 ``read``s and ``write``s like any Conn.
 """
 
+from __future__ import annotations
+
 import socket
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ClosedError
 from ..runtime.threads import to_thread
-from .addr import (UDPAddr, UnixAddr, _IPAddr, ip_family, split_address,
+from .addr import (Addr, UDPAddr, UnixAddr, _IPAddr, ip_family, split_address,
                    to_addr, unix_path)
 from .conn import _ADDR_CLASS, Conn
 from .errors import op_error
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 
 class PacketConn(Conn):
@@ -21,7 +27,7 @@ class PacketConn(Conn):
 
     __slots__ = ()
 
-    def read_from(self, n=65536):
+    def read_from(self, n: int = 65536) -> tuple[bytes, Addr | None]:
         """One datagram (at most ``n`` bytes of it) and its sender's address."""
         try:
             data, addr = self.fd.recvfrom(n)
@@ -31,7 +37,7 @@ class PacketConn(Conn):
             return data, None
         return data, to_addr(_ADDR_CLASS[self.net], addr, self.net)
 
-    def write_to(self, data, addr):
+    def write_to(self, data: ReadableBuffer, addr: object) -> int:
         """Send ``data`` as one datagram to ``addr``: an address returned by
         ``read_from``, a ``"host:port"`` string, a (host, port) tuple, or a
         unix path.  Returns its length."""
@@ -44,7 +50,7 @@ class PacketConn(Conn):
         except OSError as e:
             raise op_error_to(self, addr, e) from None
 
-    def _sockaddr(self, addr):
+    def _sockaddr(self, addr: object) -> Any:       # a socket address (Any in typeshed)
         if self.net == "unixgram":
             return unix_path(addr)
         host, port = split_address(addr, self.net)
@@ -66,7 +72,7 @@ class PacketConn(Conn):
         return (host, port)
 
 
-def op_error_to(conn, addr, exc):
+def op_error_to(conn: PacketConn, addr: object, exc: OSError) -> OSError:
     if not isinstance(addr, (_IPAddr, UnixAddr, str)):
         addr = str(addr)
     return op_error("write", conn.net, conn._addr_or_none(True), addr, exc)
