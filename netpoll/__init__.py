@@ -9,6 +9,7 @@ for the contract and ARCHITECTURE.md for the layers.
 from . import context
 from .errgroup import ErrGroup
 from .errors import ClosedError, DeadlineExceededError, DeadlockError
+from .patch import patch, patched  # the function shadows the package's name
 from .poller import pollers
 from .runtime.chan import Chan, ChanClosed, WaitGroup
 from .runtime.goroutine import Goroutine, GoroutineExit
@@ -32,5 +33,16 @@ __all__ = [
     "DeadlineExceededError", "ClosedError", "DeadlockError",
     "select", "Recv", "Send", "after", "after_func", "Timer", "Ticker",
     "Mutex", "RWMutex", "Once", "Semaphore", "ErrGroup", "context",
-    "net", "server", "tls",
+    "net", "server", "tls", "patch", "patched",
 ]
+
+
+def _patch_from_env() -> None:
+    import os
+    value = os.environ.get("NETPOLL_PATCH")
+    if value:
+        from .patch import patch_from_env
+        patch_from_env(value)
+
+
+_patch_from_env()
