@@ -319,3 +319,26 @@ def test_many_small_messages_both_ways(run, certs, version):
         g.join()
         s.close()
     run(main)
+
+
+def test_close_during_blocked_write_is_prompt(run, certs):
+    """close() while a write is parked on a full socket (the peer does not
+    read) skips close_notify, as Go does, returns at once and wakes the
+    writer with ClosedError."""
+    def main():
+        c, s = handshaken_pair(certs)
+        blob = b"w" * (1 << 20)
+
+        def writer():
+            while True:
+                c.write(blob)
+        g = netpoll.go(writer)
+        wait_parked(g)
+        t0 = time.monotonic()
+        c.close()
+        elapsed = time.monotonic() - t0
+        with pytest.raises(ClosedError):
+            g.join()
+        s.close()
+        return elapsed
+    assert run(main) < 1.0
