@@ -342,3 +342,30 @@ def test_close_during_blocked_write_is_prompt(run, certs):
         s.close()
         return elapsed
     assert run(main) < 1.0
+
+
+def test_tls_inside_tls(run, certs):
+    """A tls.Conn over another tls.Conn (a proxy's tunnel): the inner one
+    reads and writes through the outer one's read and write."""
+    def main():
+        outer_c, outer_s = handshaken_pair(certs)
+        inner_s = tls.server(outer_s, certs.server_ctx())
+        inner_c = tls.client(outer_c, certs.client_ctx(), "localhost")
+
+        def echo():
+            while data := inner_s.read():
+                inner_s.write(data)
+            inner_s.close()
+        g = netpoll.go(echo)
+        msg = os.urandom(100_000)
+        inner_c.write(msg)
+        got = b""
+        while len(got) < len(msg):
+            got += inner_c.read()
+        inner_c.close_write()
+        assert inner_c.read() == b""
+        g.join()
+        inner_c.close()
+        assert got == msg
+        assert inner_c.connection_state().version == "TLSv1.3"
+    run(main)
