@@ -127,6 +127,18 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _keepalive(text: str) -> tuple[float, float, int]:
+    try:
+        idle, interval, count = text.split(",")
+        values = float(idle), float(interval), int(count)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not IDLE,INTERVAL,COUNT (e.g. 5,2,3): {text!r}") from None
+    if not all(0 < v < float("inf") for v in values):
+        raise argparse.ArgumentTypeError(f"keep-alive settings must be finite and > 0: {text!r}")
+    return values
+
+
 # -- echo ------------------------------------------------------------------------
 
 ECHO_HELP = """\
@@ -150,13 +162,18 @@ def _echo_arguments(p: argparse.ArgumentParser) -> None:
                         "over them).  With --workers, another netpoll echo --workers on the "
                         "same port joins in and shares the connections instead of failing "
                         "with 'address already in use' (default: 1)")
+    p.add_argument("--keepalive", type=_keepalive, default=None, metavar="IDLE,INTVL,COUNT",
+                   help="TCP keep-alive of each connection: probe after IDLE idle seconds, "
+                        "every INTVL seconds; drop the connection after COUNT unanswered "
+                        "probes, e.g. 5,2,3 (default: Go's 15,15,9)")
 
 
 def _echo_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from netpoll import echo
 
     try:
-        code: int = echo.run(args.listen, poller=args.poller, workers=args.workers)
+        code: int = echo.run(args.listen, poller=args.poller, workers=args.workers,
+                             keepalive=args.keepalive)
     except ValueError as exc:           # a bad poller name
         parser.exit(2, f"netpoll echo: {exc}\n")
     except OSError as exc:              # address in use, permission, no such host...

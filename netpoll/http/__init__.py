@@ -5,7 +5,7 @@
 
 One goroutine per connection; requests parsed by httptools (llhttp);
 Go's timeouts and graceful ``shutdown``.  Needs the ``http`` extra
-(``pip install netpoll[http]``).  See SPEC.md §6.
+(``pip install httptools``).  See docs/reference.md §6.
 
     server.py      Server: settings, accept loop, shutdown, close
     connection.py  one connection: parse, environ, call the app, answer
@@ -25,7 +25,7 @@ def __getattr__(name):
             import httptools  # noqa: F401
         except ImportError as exc:
             raise ImportError("netpoll.http needs httptools: "
-                              "pip install 'netpoll[http]'") from exc
+                              "pip install httptools") from exc
         from . import body, server
         globals().update(Server=server.Server, BodyError=body.BodyError,
                          FileWrapper=body.FileWrapper)

@@ -43,7 +43,7 @@ def _seconds(text):
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``netpoll serve`` (registered in netpoll/cli.py)."""
-    from netpoll.cli import _positive_int, listen_address
+    from netpoll.cli import _keepalive, _positive_int, listen_address
     p.description = SERVE_HELP
     p.add_argument("app", metavar="MODULE:APP", help="the WSGI application, e.g. myapp:app")
     p.add_argument("--listen", default="127.0.0.1:8000", metavar="HOST:PORT", type=listen_address,
@@ -70,6 +70,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(0: none) (default: %(default)s)")
     p.add_argument("--max-body-bytes", type=_positive_int, default=None, metavar="N",
                    help="largest request body accepted; larger gets 413 (default: no limit)")
+    p.add_argument("--keepalive", type=_keepalive, default=None, metavar="IDLE,INTVL,COUNT",
+                   help="TCP keep-alive of each connection: probe after IDLE idle seconds, "
+                        "every INTVL seconds; drop it after COUNT unanswered probes, so a "
+                        "client that vanished mid-request is dropped too (default: Go's "
+                        "15,15,9)")
     p.add_argument("--graceful-timeout", type=_seconds, default=30.0, metavar="S",
                    help="seconds requests in flight get at shutdown (default: %(default)s)")
 
@@ -118,7 +123,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         import httptools  # noqa: F401
     except ImportError:
-        parser.exit(2, "netpoll serve: needs httptools: pip install 'netpoll[http]'\n")
+        parser.exit(2, "netpoll serve: needs httptools: pip install httptools\n")
     if bool(args.certfile) != bool(args.keyfile):
         parser.exit(2, "netpoll serve: --certfile and --keyfile go together\n")
     try:
@@ -153,6 +158,8 @@ def _serve(app, args, settings, address, reuse_port, multiprocess, announce):
     from netpoll.http import Server
 
     ln = net.listen("tcp", address, reuse_port=reuse_port)
+    if getattr(args, "keepalive", None) is not None:
+        ln = _KeepAliveListener(ln, args.keepalive)
     srv = Server(app, **settings)
     srv.multiprocess = multiprocess
     if args.access_log:
@@ -178,6 +185,30 @@ def _serve(app, args, settings, address, reuse_port, multiprocess, announce):
     if events.recv() != "done":       # a second signal: force
         srv.close()
     # run() returning stops what is left (GoroutineExit at their park points)
+
+
+class _KeepAliveListener:
+    """``--keepalive``: a listener whose connections get that keep-alive
+    (TCPConn.set_keepalive_config) before they are served."""
+
+    def __init__(self, listener, keepalive):
+        self.listener = listener
+        self.keepalive = keepalive
+
+    def accept(self):
+        conn = self.listener.accept()
+        try:
+            conn.set_keepalive_config(*self.keepalive)
+        except OSError:
+            pass              # already reset: its first read says so
+        return conn
+
+    def close(self):
+        self.listener.close()
+
+    @property
+    def addr(self):
+        return self.listener.addr
 
 
 def _run_one(app, args, settings):

@@ -388,9 +388,11 @@ class Connection:
                 t = srv.idle_timeout if self.served else srv.header_timeout
                 if t is not None:
                     d = time.monotonic() + t
-                    # speed: an idle deadline moves only once it is a tenth
-                    # of the timeout old (it may be up to 10 % early)
-                    if self.rdl is None or d - self.rdl > t * 0.1:
+                    # speed: an idle deadline moves later only once it is a
+                    # tenth of the timeout old (it may be up to 10 % early);
+                    # earlier (an idle timeout shorter than the header
+                    # timeout set at accept) always
+                    if self.rdl is None or d < self.rdl or d - self.rdl > t * 0.1:
                         self.rdl = d
                         conn.set_read_deadline(d)
                 elif self.rdl is not None:
@@ -471,9 +473,10 @@ class Connection:
                 body = result[0] if n == 1 else b"".join(result)
                 head = self.make_head(len(body))
                 if not self.no_body:
-                    if self.left is not None and self.left != len(body):
+                    left = self.left
+                    if left is not None and left != len(body):
                         self.keep = False    # declared length and body disagree
-                        body = body[:self.left]
+                        body = body[:left]
                     head += body
                 # speed: answers to pipelined requests already parsed are
                 # gathered into one write (the order is kept)
@@ -612,9 +615,12 @@ class Connection:
                     has_date = True
             append(f"{name}: {value}")
         env = self.renv
-        bodyless = status[:3] in _BODYLESS
-        head_only = env["REQUEST_METHOD"] == "HEAD"
-        no_body = self.no_body = bodyless or head_only
+        if status[:3] in _BODYLESS:
+            bodyless = no_body = True
+        else:
+            bodyless = False
+            no_body = env["REQUEST_METHOD"] == "HEAD"
+        self.no_body = no_body
         if declared is not None:
             try:
                 self.left = int(declared)
@@ -632,10 +638,10 @@ class Connection:
                 self.keep = False            # HTTP/1.0: the end of the body is the close
         if not has_date:
             append(_date if _time() < _date_next else _date_line())
-        if self.server.shutting_down:
-            self.keep = False                # Go: doKeepAlives() is false now
-        if self.rinp.expect:
-            self.keep = False                # 100-continue never sent: the body may or may not come
+        # Go: doKeepAlives() is false once shutting down; and an answer
+        # sent while 100-continue is owed leaves the body's fate unknown.
+        if self.keep and (self.server.shutting_down or self.rinp.expect):
+            self.keep = False
         if not self.keep:
             append("Connection: close")
         elif env["SERVER_PROTOCOL"] != "HTTP/1.1":
