@@ -45,6 +45,9 @@ class Server:
         self.max_header_bytes = max_header_bytes
         self.max_body_bytes = max_body_bytes
         self.tls_context = tls_context
+        if tls_context is not None:
+            from .. import tls  # netpoll.tls (SPEC §5): imported only for HTTPS
+            self._tls_server = tls.server
         self.error_log = sys.stderr        # wsgi.errors
         self.access_log = None             # callable(environ, status, sent) or None
         self.multiprocess = False          # wsgi.multiprocess (the CLI's workers)
@@ -76,8 +79,8 @@ class Server:
             return
         scheme = "http"
         if self.tls_context is not None:
-            from .. import tls  # netpoll.tls (SPEC §5); handshake on first read
-            conn = tls.server(conn, self.tls_context)
+            # the handshake runs on the first read, in this goroutine
+            conn = self._tls_server(conn, self.tls_context)
             scheme = "https"
         c = Connection(self, conn, self._base_environ(conn, scheme))
         self._conns.add(c)

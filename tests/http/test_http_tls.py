@@ -1,14 +1,12 @@
 """netpoll.http over TLS (tls_context= wraps each accepted connection with
 netpoll.tls.server): Python's ssl client and requests, certificates from
-trustme.  Needs netpoll.tls (SPEC §5)."""
+trustme."""
 
 import http.client
 import ssl
 
 import pytest
 import trustme
-
-tls = pytest.importorskip("netpoll.tls", reason="netpoll.tls is not merged into this tree yet")
 
 
 @pytest.fixture(scope="module")
