@@ -14,13 +14,10 @@ import time
 import pytest
 import trustme
 
-from netpoll import DeadlineExceededError
+from netpoll import DeadlineExceededError, tls
 
 from support import fd_count, open_fds, wait_until
 from support.netns import VethPair
-
-tls = pytest.importorskip("netpoll.tls",
-                         reason="netpoll.tls is not merged into this tree yet")
 
 
 @pytest.fixture
