@@ -13,10 +13,18 @@ Go's timeouts and graceful ``shutdown``.  Needs the ``http`` extra
     cli.py         ``netpoll serve MODULE:APP``
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:                 # imported lazily at run time: see __getattr__
+    from .body import BodyError, FileWrapper
+    from .server import Server
+
 __all__ = ["Server", "BodyError", "FileWrapper"]
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:    # Any: one of the classes named above
     # Imported on first use, so that ``netpoll serve --help`` and the CLI's
     # parser work without httptools; using the server without it says what
     # to install.

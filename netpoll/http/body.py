@@ -13,6 +13,14 @@ with its status once the application returns.
 sends it with ``os.sendfile`` when the connection is plain TCP.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
 __all__ = ["Input", "BodyError", "FileWrapper", "EMPTY"]
 
 
@@ -20,7 +28,7 @@ class BodyError(OSError):
     """The request body could not be read: ``status`` is what the server
     answers (400 bad framing or the client went away, 413 too large)."""
 
-    def __init__(self, status, message):
+    def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
 
@@ -30,7 +38,14 @@ class Input:
 
     __slots__ = ("conn", "buf", "done", "error", "expect", "received")
 
-    def __init__(self, conn, expect):
+    conn: Connection
+    buf: bytearray
+    done: bool
+    error: BodyError | None
+    expect: bool
+    received: int
+
+    def __init__(self, conn: Connection, expect: bool) -> None:
         self.conn = conn          # the Connection that parses this body
         self.buf = bytearray()    # parsed and not yet read by the application
         self.done = False         # the parser has seen the end of the body
@@ -38,14 +53,14 @@ class Input:
         self.expect = expect      # 100-continue asked and not yet sent
         self.received = 0         # body bytes parsed so far
 
-    def _fill(self):
+    def _fill(self) -> None:
         """Parse more of the body into ``buf`` (parks until it arrives)."""
         if self.error is None:
             self.conn.fill_body(self)
         if self.error is not None:
             raise self.error
 
-    def read(self, size=-1):
+    def read(self, size: int | None = -1) -> bytes:
         buf = self.buf
         if size is None or size < 0:
             while not self.done:
@@ -61,7 +76,7 @@ class Input:
         del buf[:size]            # bytearray: deleting the front is O(1) amortized
         return data
 
-    def readline(self, size=-1):
+    def readline(self, size: int | None = -1) -> bytes:
         buf = self.buf
         start = 0
         while True:
@@ -80,8 +95,9 @@ class Input:
         del buf[:end]
         return data
 
-    def readlines(self, hint=-1):
-        lines, total = [], 0
+    def readlines(self, hint: int | None = -1) -> list[bytes]:
+        lines: list[bytes] = []
+        total = 0
         while line := self.readline():
             lines.append(line)
             total += len(line)
@@ -89,10 +105,10 @@ class Input:
                 break
         return lines
 
-    def __iter__(self):
+    def __iter__(self) -> Input:
         return self
 
-    def __next__(self):
+    def __next__(self) -> bytes:
         line = self.readline()
         if not line:
             raise StopIteration
@@ -107,16 +123,16 @@ class _Empty:
     error = None
     expect = False
 
-    def read(self, size=-1):
+    def read(self, size: int | None = -1) -> bytes:
         return b""
 
-    def readline(self, size=-1):
+    def readline(self, size: int | None = -1) -> bytes:
         return b""
 
-    def readlines(self, hint=-1):
+    def readlines(self, hint: int | None = -1) -> list[bytes]:
         return []
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         return iter(())
 
 
@@ -129,13 +145,19 @@ class FileWrapper:
 
     __slots__ = ("filelike", "blksize", "close")
 
-    def __init__(self, filelike, blksize=8192):
+    # Any: PEP 3333's "file-like object", anything with read() (and
+    # perhaps close, fileno, tell).
+    filelike: Any
+    blksize: int
+    close: Callable[[], object]
+
+    def __init__(self, filelike: Any, blksize: int = 8192) -> None:
         self.filelike = filelike
         self.blksize = blksize
         if hasattr(filelike, "close"):
             self.close = filelike.close
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         read, size = self.filelike.read, self.blksize
         while data := read(size):
             yield data

@@ -17,6 +17,8 @@ imports (requests, redis, database drivers) park goroutines instead of
 blocking the process.
 """
 
+from __future__ import annotations
+
 import argparse
 import importlib
 import os
@@ -25,6 +27,17 @@ import ssl
 import sys
 import time
 import traceback
+from collections.abc import Callable
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
+
+    from ..net import Listener, TCPConn, UnixConn
+
+# Server's keyword arguments, by name (Any: they differ in type).
+_Settings = dict[str, Any]
 
 SERVE_HELP = """\
 Serve the WSGI application APP of module MODULE (MODULE:APP, default APP
@@ -34,7 +47,7 @@ gracefully; a second SIGINT forces.  Prints `netpoll serve: listening on
 HOST:PORT ...` once it accepts."""
 
 
-def _seconds(text):
+def _seconds(text: str) -> float | None:
     value = float(text)
     if value != value or value < 0:
         raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0: {text!r}")
@@ -79,7 +92,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="seconds requests in flight get at shutdown (default: %(default)s)")
 
 
-def load_app(spec):
+def load_app(spec: str) -> WSGIApplication:
     """``"module:attr"`` -> the object, imported with the cwd on sys.path."""
     module, _, attr = spec.partition(":")
     if not module:
@@ -99,9 +112,10 @@ def load_app(spec):
     return obj
 
 
-def access_logger(out=sys.stdout):
+def access_logger(out: TextIO = sys.stdout
+                  ) -> Callable[[WSGIEnvironment, str | None, bool], None]:
     """A line per request, in the spirit of the common log format."""
-    def log(env, status, sent):
+    def log(env: WSGIEnvironment, status: str | None, sent: bool) -> None:
         now = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
         query = env.get("QUERY_STRING")
         path = env.get("PATH_INFO", "") + ("?" + query if query else "")
@@ -133,11 +147,11 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except Exception:
         traceback.print_exc()
         parser.exit(1, f"netpoll serve: could not import {args.app}\n")
-    tls_context = None
+    tls_context: ssl.SSLContext | None = None
     if args.certfile:
         tls_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls_context.load_cert_chain(args.certfile, args.keyfile)
-    settings = dict(read_header_timeout=args.read_header_timeout,
+    settings: _Settings = dict(read_header_timeout=args.read_header_timeout,
                     read_timeout=args.read_timeout, write_timeout=args.write_timeout,
                     idle_timeout=args.idle_timeout, max_body_bytes=args.max_body_bytes,
                     tls_context=tls_context)
@@ -151,22 +165,25 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.exit(1, f"netpoll serve: {exc}\n")
 
 
-def _serve(app, args, settings, address, reuse_port, multiprocess, announce):
+def _serve(app: WSGIApplication, args: argparse.Namespace, settings: _Settings,
+           address: str, reuse_port: bool, multiprocess: bool,
+           announce: Callable[[Any], object]) -> None:
     """A worker's main goroutine: serve until signalled, then shut down."""
     import netpoll
     from netpoll import net
     from netpoll.http import Server
 
-    ln = net.listen("tcp", address, reuse_port=reuse_port)
+    listener = net.listen("tcp", address, reuse_port=reuse_port)
+    ln: Listener | _KeepAliveListener = listener
     if getattr(args, "keepalive", None) is not None:
-        ln = _KeepAliveListener(ln, args.keepalive)
+        ln = _KeepAliveListener(listener, args.keepalive)
     srv = Server(app, **settings)
     srv.multiprocess = multiprocess
     if args.access_log:
         srv.access_log = access_logger()
     events = netpoll.Chan(8)          # signal numbers, then "done"
 
-    def on_signal(signum, frame):
+    def on_signal(signum: int, frame: FrameType | None) -> None:
         events.try_send(signum)
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
@@ -174,7 +191,7 @@ def _serve(app, args, settings, address, reuse_port, multiprocess, announce):
     announce(ln)
     events.recv()
 
-    def graceful():
+    def graceful() -> None:
         try:
             srv.shutdown(timeout=args.graceful_timeout)
         except TimeoutError as exc:
@@ -191,30 +208,30 @@ class _KeepAliveListener:
     """``--keepalive``: a listener whose connections get that keep-alive
     (TCPConn.set_keepalive_config) before they are served."""
 
-    def __init__(self, listener, keepalive):
+    def __init__(self, listener: Listener, keepalive: tuple[float, float, int]) -> None:
         self.listener = listener
         self.keepalive = keepalive
 
-    def accept(self):
+    def accept(self) -> TCPConn | UnixConn:
         conn = self.listener.accept()
         try:
-            conn.set_keepalive_config(*self.keepalive)
+            conn.set_keepalive_config(*self.keepalive)   # type: ignore[union-attr]  # tcp
         except OSError:
             pass              # already reset: its first read says so
         return conn
 
-    def close(self):
+    def close(self) -> None:
         self.listener.close()
 
     @property
-    def addr(self):
+    def addr(self) -> Any:          # the listener's: a TCPAddr
         return self.listener.addr
 
 
-def _run_one(app, args, settings):
+def _run_one(app: WSGIApplication, args: argparse.Namespace, settings: _Settings) -> int:
     import netpoll
 
-    def announce(ln):
+    def announce(ln: Any) -> None:
         print(f"netpoll serve: listening on {ln.addr} ({args.app}, "
               f"poller {netpoll.stats()['poller']}, pid {os.getpid()})", flush=True)
     netpoll.run(_serve, app, args, settings, args.listen, False, False, announce,
@@ -222,7 +239,7 @@ def _run_one(app, args, settings):
     return 0
 
 
-def _run_workers(app, args, settings):
+def _run_workers(app: WSGIApplication, args: argparse.Namespace, settings: _Settings) -> int:
     import netpoll
     from netpoll.echo import _placeholder
     from netpoll.net.addr import split_address
@@ -237,7 +254,7 @@ def _run_workers(app, args, settings):
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     ready_r, ready_w = os.pipe()
 
-    def spawn(first):
+    def spawn(first: bool) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -262,10 +279,10 @@ def _run_workers(app, args, settings):
             sys.stderr.flush()
             os._exit(code)
 
-    started = {}                               # pid -> start time
-    stopping = []
+    started: dict[int, float] = {}             # pid -> start time
+    stopping: list[int] = []
 
-    def forward(signum, frame):
+    def forward(signum: int, frame: FrameType | None) -> None:
         stopping.append(signum)
         for pid in list(started):
             try:

@@ -31,12 +31,16 @@ The per-request path is the benchmarks' hot path; the speed tricks are
 labelled where they are.
 """
 
+from __future__ import annotations
+
 import os
 import stat
 import sys
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
 from httptools import (
@@ -49,7 +53,15 @@ from httptools import (
 
 from ..errors import DeadlineExceededError
 from ..internal.sendfile import sendfile
-from .body import EMPTY, BodyError, FileWrapper, Input
+from .body import EMPTY, BodyError, FileWrapper, Input, _Empty
+
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
+    from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
+
+    from ..net import Conn as NetConn
+    from ..tls import Conn as TLSConn
+    from .server import Server
 
 # At most this many header fields in one request head (431 beyond).
 MAX_HEADERS = 1000
@@ -74,12 +86,13 @@ CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 # Header name as sent -> environ key, or None for a name WSGI cannot carry
 # unambiguously (an underscore would collide with a dash: dropped, as nginx
 # and gunicorn do).
-_HEADER_KEYS = {b"Content-Type": "CONTENT_TYPE", b"Content-Length": "CONTENT_LENGTH",
-                b"content-type": "CONTENT_TYPE", b"content-length": "CONTENT_LENGTH"}
+_HEADER_KEYS: dict[bytes, str | None] = {
+    b"Content-Type": "CONTENT_TYPE", b"Content-Length": "CONTENT_LENGTH",
+    b"content-type": "CONTENT_TYPE", b"content-length": "CONTENT_LENGTH"}
 _MAX_CACHED = 1024
 
 
-def _header_key(name):
+def _header_key(name: bytes) -> str | None:
     text = name.decode("latin-1")
     if "_" in text:
         key = None
@@ -92,7 +105,7 @@ def _header_key(name):
     return key
 
 
-_METHODS = {}              # b"GET" -> "GET"
+_METHODS: dict[bytes, str] = {}              # b"GET" -> "GET"
 
 
 # The Date header, formatted once a second (speed): valid until _date_next.
@@ -101,7 +114,7 @@ _date_next = 0.0
 _time = time.time
 
 
-def _date_line():
+def _date_line() -> str:
     """``Date: ...`` for now (no CRLF)."""
     global _date, _date_next
     now = _time()
@@ -115,12 +128,12 @@ def _date_line():
 class HTTPError(Exception):
     """Raised in a parser callback: answer ``status`` and close."""
 
-    def __init__(self, status):
+    def __init__(self, status: int) -> None:
         super().__init__(status)
         self.status = status
 
 
-def error_answer(status):
+def error_answer(status: int) -> bytes:
     """The whole answer for an error status, closing the connection."""
     reason = REASONS.get(status, "Error")
     body = f"{status} {reason}\n"
@@ -133,11 +146,11 @@ def error_answer(status):
 # it: 0 pass it on, 1 Content-Length, 2 Connection, 3 Transfer-Encoding
 # (ours to set), 4 Date.  A bounded cache of names (speed: one dict lookup
 # per header instead of lower() and a set test).
-_KINDS = {}
+_KINDS: dict[str, int] = {}
 _KIND_OF = {"content-length": 1, "connection": 2, "transfer-encoding": 3, "date": 4}
 
 
-def _kind(name):
+def _kind(name: str) -> int:
     kind = _KIND_OF.get(name.lower(), 0)
     if len(_KINDS) < _MAX_CACHED:
         _KINDS[name] = kind
@@ -163,13 +176,54 @@ class Connection:
         "status", "headers", "sent", "keep", "chunked", "no_body", "left", "renv", "rinp",
     )
 
-    def __init__(self, server, conn, base):
+    server: Server
+    conn: NetConn | TLSConn
+    parser: HttpRequestParser
+    queue: deque[tuple[WSGIEnvironment, bool]]
+    base: WSGIEnvironment
+    # env is None only between heads, when no header callback runs.
+    env: WSGIEnvironment
+    url: bytes
+    # The Input being filled, EMPTY or None: Any, as the parser calls
+    # on_body only while it is an Input, which a checker cannot see.
+    body: Any
+    in_head: bool
+    head_size: int
+    head_raw: int
+    plain: bool
+    dead: bool
+    body_dl: float | None
+    completed: int
+    pending: list[bytes]
+    pending_size: int
+    timeouts: bool
+    error: int
+    closing: bool
+    idle: bool
+    served: int
+    rdl: float | None
+    max_header: int
+    max_body: int | None
+    # the answer being written (status is set by start_response before
+    # make_head and write run, which test it first)
+    status: str | None
+    headers: list[tuple[str, str]]
+    sent: bool
+    keep: bool
+    chunked: bool
+    no_body: bool
+    left: int | None
+    renv: WSGIEnvironment
+    rinp: Input | _Empty
+
+    def __init__(self, server: Server, conn: NetConn | TLSConn,
+                 base: WSGIEnvironment) -> None:
         self.server = server
         self.conn = conn
         self.parser = HttpRequestParser(self)
         self.queue = deque()     # (environ, keep-alive) of parsed heads, in order
         self.base = base         # the environ keys common to this connection
-        self.env = None          # the environ of the head being parsed
+        self.env = None          # type: ignore[assignment]  # the environ of the head being parsed
         self.url = b""
         self.body = None         # the Input the parser is filling
         self.in_head = False     # a head has begun and not ended
@@ -198,7 +252,7 @@ class Connection:
     # The head's size is checked where it ends (on_headers_complete) and,
     # for a head that spans reads, after each read (feed): not per header.
 
-    def on_message_begin(self):
+    def on_message_begin(self) -> None:
         # speed: one dict copy gives every constant key of the environ
         self.env = self.base.copy()
         self.url = b""
@@ -206,22 +260,22 @@ class Connection:
         self.head_size = 0
         self.head_raw = -1       # the head began in the read being parsed
 
-    def on_url(self, url):
+    def on_url(self, url: bytes) -> None:
         self.url += url          # may come in pieces when the line spans reads
 
-    def on_header(self, name, value):
+    def on_header(self, name: bytes, value: bytes) -> None:
         self.head_size += len(name) + len(value)
         key = _HEADER_KEYS.get(name, 0)
         if key == 0:
             key = _header_key(name)
         if key:
-            value = value.decode("latin-1")
+            text = value.decode("latin-1")
             # speed: one lookup for the common case, a header seen once
-            old = self.env.setdefault(key, value)
-            if old is not value:
-                self.env[key] = old + ("; " if key == "HTTP_COOKIE" else ",") + value
+            old = self.env.setdefault(key, text)   # type: ignore[arg-type]  # key: a str by now
+            if old is not text:
+                self.env[key] = old + ("; " if key == "HTTP_COOKIE" else ",") + text  # type: ignore[index]
 
-    def on_headers_complete(self):
+    def on_headers_complete(self) -> None:
         self.in_head = False
         env = self.env
         url = self.url
@@ -257,7 +311,7 @@ class Connection:
         self.body = inp
         self.queue.append((env, parser.should_keep_alive()))
 
-    def _body(self, env):
+    def _body(self, env: WSGIEnvironment) -> Input | _Empty:
         """The wsgi.input of a request that says it has a body."""
         expect = env.get("HTTP_EXPECT", "").lower() == "100-continue"
         if "HTTP_TRANSFER_ENCODING" in env:
@@ -269,7 +323,7 @@ class Connection:
             raise HTTPError(413)
         return Input(self, expect) if length else EMPTY
 
-    def _absolute_url(self, env, url):
+    def _absolute_url(self, env: WSGIEnvironment, url: bytes) -> None:
         if url == b"*":
             env["PATH_INFO"] = ""
             return
@@ -282,14 +336,14 @@ class Connection:
         if u.query:
             env["QUERY_STRING"] = u.query.decode("latin-1")
 
-    def on_body(self, data):
+    def on_body(self, data: bytes) -> None:
         inp = self.body
         inp.received += len(data)
         if self.max_body is not None and inp.received > self.max_body:
             raise HTTPError(413)          # a chunked body grew too large
         inp.buf += data
 
-    def on_message_complete(self):
+    def on_message_complete(self) -> None:
         body = self.body
         if body is not EMPTY:
             body.done = True
@@ -298,7 +352,7 @@ class Connection:
 
     # -- reading ---------------------------------------------------------------
 
-    def feed(self, data):
+    def feed(self, data: bytes) -> None:
         """Parse ``data``; a parse error is kept (``error`` or the body's)
         to be answered in order."""
         completed = self.completed
@@ -329,7 +383,7 @@ class Connection:
                 if raw > self.max_header:
                     self._failed(431, None)
 
-    def _failed(self, status, exc):
+    def _failed(self, status: int, exc: BaseException | None) -> None:
         body = self.body
         if body is not None and body is not EMPTY and not body.done:
             # the body of a queued request broke: that request answers it
@@ -341,7 +395,7 @@ class Connection:
         self.closing = True
         self.in_head = False
 
-    def fill_body(self, inp):
+    def fill_body(self, inp: Input) -> None:
         """Read and parse more of ``inp``, the body of the request being
         answered (called by ``Input`` when its buffer runs out)."""
         conn = self.conn
@@ -370,7 +424,7 @@ class Connection:
             return
         self.feed(data)
 
-    def wait_request(self):
+    def wait_request(self) -> bool:
         """Read until a request is queued; False if the connection is done
         (EOF, a timeout, an error answered, shutting down)."""
         conn = self.conn
@@ -418,7 +472,7 @@ class Connection:
 
     # -- the request loop ------------------------------------------------------
 
-    def serve(self):
+    def serve(self) -> None:
         """Answer requests until the connection ends."""
         conn = self.conn
         srv = self.server
@@ -447,7 +501,7 @@ class Connection:
                     pass
             conn.close()
 
-    def respond(self, app, env, keep):
+    def respond(self, app: WSGIApplication, env: WSGIEnvironment, keep: bool) -> bool:
         """Run the application for one request and write its answer.
         Returns whether the connection is kept for the next request."""
         inp = env["wsgi.input"]
@@ -525,7 +579,7 @@ class Connection:
         finally:
             if type(result) is not list and hasattr(result, "close"):
                 try:
-                    result.close()
+                    result.close()             # type: ignore[union-attr]  # not None: hasattr
                 except Exception:
                     self.log_exception(env)
                     self.keep = False
@@ -539,7 +593,7 @@ class Connection:
             return self.keep and self.discard(inp)
         return self.keep
 
-    def out(self, data):
+    def out(self, data: bytes) -> None:
         """Write to the client (after the answers gathered in ``pending``);
         a failure marks the connection dead, so an OSError from it is not
         taken for the application's."""
@@ -555,11 +609,11 @@ class Connection:
             self.dead = True
             raise
 
-    def flush(self):
+    def flush(self) -> None:
         if self.pending:
             self.out(b"")
 
-    def discard(self, inp):
+    def discard(self, inp: Input) -> bool:
         """Read and drop the unread rest of a body (up to MAX_DRAIN) so the
         connection can be reused; False if it cannot be."""
         if inp.expect:
@@ -577,11 +631,12 @@ class Connection:
 
     # -- answering -------------------------------------------------------------
 
-    def start_response(self, status, headers, exc_info=None):
+    def start_response(self, status: str, headers: list[tuple[str, str]],
+                       exc_info: OptExcInfo | None = None) -> Callable[[bytes], None]:
         if exc_info is not None:
             try:
                 if self.sent:
-                    raise exc_info[1].with_traceback(exc_info[2])
+                    raise exc_info[1].with_traceback(exc_info[2])  # type: ignore[union-attr]
             finally:
                 exc_info = None
         elif self.status is not None:
@@ -590,10 +645,10 @@ class Connection:
         self.headers = headers
         return self.write
 
-    def make_head(self, length):
+    def make_head(self, length: int | None) -> bytes:
         """The status line and headers of the answer, as bytes; ``length``
         is the body's length if known, else None (chunked or close)."""
-        status = self.status
+        status: str = self.status   # type: ignore[assignment]  # set: callers test it
         lines = ["HTTP/1.1 " + status]        # joined with CRLF at the end
         append = lines.append
         declared = None
@@ -656,12 +711,12 @@ class Connection:
         self.sent = True
         return head.encode("latin-1")
 
-    def _check_lines(self, head):
+    def _check_lines(self, head: str) -> None:
         for line in head.split("\r\n"):
             if "\r" in line or "\n" in line:
                 raise ValueError(f"CR or LF inside a response header: {line!r}")
 
-    def write(self, data):
+    def write(self, data: bytes) -> None:
         """The ``write`` callable of start_response, and the body writer."""
         if not self.sent:
             if self.status is None:
@@ -682,7 +737,7 @@ class Connection:
             data = b"%x\r\n%b\r\n" % (len(data), data)
         self.out(head + data if head else data)
 
-    def can_sendfile(self, wrapper):
+    def can_sendfile(self, wrapper: FileWrapper) -> bool:
         """sendfile(2) needs a plain socket and a regular file."""
         if not self.plain or self.sent or self.status is None:
             return False
@@ -691,7 +746,7 @@ class Connection:
         except (AttributeError, OSError, ValueError):
             return False
 
-    def send_file(self, wrapper):
+    def send_file(self, wrapper: FileWrapper) -> None:
         """Answer with a file: the head, then sendfile(2) from the file's
         current position to its end (or the declared length)."""
         f = wrapper.filelike
@@ -704,7 +759,7 @@ class Connection:
         if self.no_body or count <= 0:
             return
         try:
-            sent = sendfile(self.conn.fd, fileno, offset, count)
+            sent = sendfile(self.conn.fd, fileno, offset, count)  # type: ignore[union-attr]  # plain: a net.Conn
         except OSError:
             self.dead = True
             raise
@@ -713,7 +768,7 @@ class Connection:
             if self.left:
                 self.keep = False
 
-    def app_error(self, env):
+    def app_error(self, env: WSGIEnvironment) -> None:
         """The application raised: log it; 500 if nothing was sent."""
         self.log_exception(env)
         if not self.sent:
@@ -723,7 +778,7 @@ class Connection:
             except OSError:
                 pass
 
-    def log_exception(self, env):
+    def log_exception(self, env: WSGIEnvironment) -> None:
         errors = env.get("wsgi.errors") or sys.stderr
         try:
             errors.write(f"netpoll.http: error in the application serving "
@@ -733,7 +788,7 @@ class Connection:
         except Exception:
             pass
 
-    def fail(self, status):
+    def fail(self, status: int) -> None:
         """Answer a bad request with ``status``, then close: stop reading
         new requests, and drain the client's input for a moment so the
         kernel does not reset the answer away."""

@@ -12,14 +12,27 @@ them).  A connection that finishes a request while shutting down answers
 with ``Connection: close`` and closes.
 """
 
+from __future__ import annotations
+
 import sys
 import time
+from typing import TYPE_CHECKING, TextIO
 
 from .. import sleep
 from ..net import listen
 from ..server import serve as accept_loop
 from .body import FileWrapper
 from .connection import Connection
+
+if TYPE_CHECKING:
+    import ssl
+    from collections.abc import Callable
+
+    from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
+
+    from ..net import Conn as NetConn
+    from ..net import Listener
+    from ..tls import Conn as TLSConn
 
 # Go: shutdownPollIntervalMax.
 POLL_MAX = 0.5
@@ -28,9 +41,11 @@ POLL_MAX = 0.5
 class Server:
     """An HTTP/1.1 server for one WSGI application."""
 
-    def __init__(self, app, *, read_header_timeout=None, read_timeout=None,
-                 write_timeout=None, idle_timeout=None, max_header_bytes=65536,
-                 max_body_bytes=None, tls_context=None):
+    def __init__(self, app: WSGIApplication, *, read_header_timeout: float | None = None,
+                 read_timeout: float | None = None, write_timeout: float | None = None,
+                 idle_timeout: float | None = None, max_header_bytes: int = 65536,
+                 max_body_bytes: int | None = None,
+                 tls_context: ssl.SSLContext | None = None) -> None:
         self.app = app
         self.read_header_timeout = read_header_timeout
         self.read_timeout = read_timeout
@@ -48,16 +63,17 @@ class Server:
         if tls_context is not None:
             from .. import tls  # netpoll.tls (SPEC §5): imported only for HTTPS
             self._tls_server = tls.server
-        self.error_log = sys.stderr        # wsgi.errors
-        self.access_log = None             # callable(environ, status, sent) or None
+        self.error_log: TextIO = sys.stderr        # wsgi.errors
+        # callable(environ, status, sent) or None
+        self.access_log: Callable[[WSGIEnvironment, str | None, bool], object] | None = None
         self.multiprocess = False          # wsgi.multiprocess (the CLI's workers)
         self.shutting_down = False
-        self._listeners = set()
-        self._conns = set()
+        self._listeners: set[Listener] = set()
+        self._conns: set[Connection] = set()
 
     # -- serving ---------------------------------------------------------------
 
-    def serve(self, listener):
+    def serve(self, listener: Listener) -> None:
         """Accept connections on ``listener`` and serve each in its own
         goroutine; returns once the server is shut down or closed."""
         if self.shutting_down:
@@ -69,11 +85,11 @@ class Server:
         finally:
             self._listeners.discard(listener)
 
-    def listen_and_serve(self, address):
+    def listen_and_serve(self, address: str) -> None:
         """Listen on TCP ``address`` ("host:port") and serve."""
         self.serve(listen("tcp", address))
 
-    def _serve_conn(self, conn):
+    def _serve_conn(self, conn: NetConn | TLSConn) -> None:
         if self.shutting_down:
             conn.close()
             return
@@ -90,7 +106,7 @@ class Server:
             self._conns.discard(c)
             conn.close()
 
-    def _base_environ(self, conn, scheme):
+    def _base_environ(self, conn: NetConn | TLSConn, scheme: str) -> WSGIEnvironment:
         """The environ keys every request of ``conn`` shares."""
         try:
             local = conn.local_addr
@@ -98,7 +114,7 @@ class Server:
         except OSError:
             host, port = "", ""
         remote = conn.remote_addr
-        env = {
+        env: WSGIEnvironment = {
             "SCRIPT_NAME": "", "QUERY_STRING": "",
             "SERVER_NAME": host or "localhost", "SERVER_PORT": port or "0",
             "REMOTE_ADDR": str(getattr(remote, "host", "") or ""),
@@ -111,12 +127,12 @@ class Server:
             "wsgi.input_terminated": True,
         }
         if getattr(remote, "port", None) is not None:
-            env["REMOTE_PORT"] = str(remote.port)
+            env["REMOTE_PORT"] = str(remote.port)   # type: ignore[union-attr]  # getattr said so
         return env
 
     # -- stopping --------------------------------------------------------------
 
-    def shutdown(self, timeout=None):
+    def shutdown(self, timeout: float | None = None) -> None:
         """Stop accepting, close idle connections, wait for the requests in
         flight; TimeoutError if some still run after ``timeout`` seconds."""
         self.shutting_down = True
@@ -138,12 +154,12 @@ class Server:
                 sleep(interval)
             interval = min(interval * 2, POLL_MAX)
 
-    def _close_idle(self):
+    def _close_idle(self) -> None:
         for c in list(self._conns):
             if c.idle:
                 c.conn.close()
 
-    def close(self):
+    def close(self) -> None:
         """Close the listeners and every connection at once."""
         self.shutting_down = True
         for ln in list(self._listeners):
@@ -152,7 +168,7 @@ class Server:
             c.conn.close()
 
     @property
-    def connections(self):
+    def connections(self) -> int:
         """How many connections are open."""
         return len(self._conns)
 
