@@ -77,16 +77,26 @@ context's callback (once per callback) to record the name; a callback the
 application set still runs, and may still switch ``ssl_object.context``.
 """
 
+from __future__ import annotations
+
 import errno
 import ssl
 import time
 from collections import deque
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, NoReturn, overload
 
-from greenlet import getcurrent
+from greenlet import getcurrent, greenlet
 
 from . import net
 from .errors import ClosedError
 from .runtime.scheduler import get_runtime
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer, WriteableBuffer
+
+    from .context import Context
+    from .net.addr import Addr
 
 __all__ = ["Conn", "Listener", "ConnectionState", "server", "client", "listen", "dial",
            "CLOSE_NOTIFY_TIMEOUT"]
@@ -111,6 +121,7 @@ _HS_NONE = 0
 _HS_DONE = 1
 
 
+
 class _Lock:
     """A FIFO lock for goroutines that hands itself to the next waiter.
 
@@ -121,17 +132,20 @@ class _Lock:
 
     __slots__ = ("held", "waiters")
 
-    def __init__(self):
+    held: bool
+    waiters: deque[greenlet] | None
+
+    def __init__(self) -> None:
         self.held = False
         self.waiters = None
 
-    def acquire(self, reason):
+    def acquire(self, reason: str) -> None:
         if self.held:
             self.wait(reason)
         else:
             self.held = True
 
-    def wait(self, reason):
+    def wait(self, reason: str) -> None:
         """Park until the holder hands the lock over; we then hold it."""
         if self.waiters is None:
             self.waiters = deque()
@@ -146,7 +160,7 @@ class _Lock:
                 self.release()        # handed over already: pass it on
             raise
 
-    def release(self):
+    def release(self) -> None:
         w = self.waiters
         if w:
             get_runtime().ready(w.popleft())     # stays held: the waiter owns it
@@ -160,11 +174,20 @@ class ConnectionState:
     __slots__ = ("handshake_complete", "version", "cipher", "alpn_protocol",
                  "server_name", "peer_certificate", "session_reused", "eof")
 
-    def __init__(self, **kw):
+    handshake_complete: bool
+    version: str | None
+    cipher: str | None
+    alpn_protocol: str | None
+    server_name: str | None
+    peer_certificate: bytes | None      # DER
+    session_reused: bool | None
+    eof: str | None                     # None, "close_notify" or "truncated"
+
+    def __init__(self, **kw: Any) -> None:
         for k in self.__slots__:
             setattr(self, k, kw.get(k))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__
                            if k != "peer_certificate")
         return f"ConnectionState({fields})"
@@ -178,7 +201,35 @@ class Conn:
                  "_rok", "_wok", "_hserr", "_rerr", "_werr", "_eof", "_ineof",
                  "_stash", "_rshut", "_notified", "_closed", "_server_name")
 
-    def __init__(self, conn, context, server_side, server_name=None):
+    conn: net.Conn
+    context: ssl.SSLContext
+    _ssl: ssl.SSLObject
+    # The C-level _ssl._SSLSocket under the SSLObject (or the SSLObject):
+    # Any, as typeshed gives it no public type.
+    _obj: Any
+    _in: ssl.MemoryBIO
+    _out: ssl.MemoryBIO
+    _hs: int
+    _hslock: _Lock
+    _wlock: _Lock
+    _slock: _Lock
+    _recvlock: _Lock
+    _nrecv: int
+    _rok: bool
+    _wok: bool
+    _hserr: BaseException | None
+    _rerr: BaseException | None
+    _werr: BaseException | None
+    _eof: str | None
+    _ineof: int
+    _stash: deque[bytes] | None
+    _rshut: bool
+    _notified: bool
+    _closed: bool
+    _server_name: str | None
+
+    def __init__(self, conn: net.Conn, context: ssl.SSLContext, server_side: bool,
+                 server_name: str | None = None) -> None:
         if not isinstance(context, ssl.SSLContext):
             raise TypeError(f"context must be an ssl.SSLContext, not {type(context).__name__}")
         self.conn = conn
@@ -209,7 +260,7 @@ class Conn:
 
     # -- handshake -------------------------------------------------------------
 
-    def handshake(self):
+    def handshake(self) -> None:
         """Run the handshake if it has not run (idempotent).  Bounded by the
         Conn's deadlines; a failure is raised here and by every later call."""
         if self._hs == _HS_DONE:
@@ -252,7 +303,7 @@ class Conn:
         finally:
             hl.release()
 
-    def _send_alert(self):
+    def _send_alert(self) -> None:
         """After a failed handshake, send the alert OpenSSL queued, if it can
         go at once (best effort: the connection is lost anyway)."""
         if self._out.pending and not self._closed:
@@ -264,7 +315,7 @@ class Conn:
 
     # -- reads -----------------------------------------------------------------
 
-    def read(self, n=65536):
+    def read(self, n: int = 65536) -> bytes:
         """Up to ``n`` bytes of plaintext as soon as any are available; b""
         at the end of the stream (see connection_state().eof)."""
         if not self._rok or n <= 0:
@@ -280,7 +331,7 @@ class Conn:
             # is the dearest step of a small read.
             if inc.pending or obj.pending() or self._ineof:
                 try:
-                    data = obj.read(n)
+                    data: bytes = obj.read(n)
                 except _WantRead:
                     pass
                 except _SSLError as e:
@@ -312,7 +363,7 @@ class Conn:
                 else:
                     rl.held = False
 
-    def read_into(self, buffer):
+    def read_into(self, buffer: WriteableBuffer) -> int:
         """Read plaintext into a writable buffer; the byte count, 0 at the
         end of the stream."""
         n = memoryview(buffer).nbytes
@@ -320,14 +371,19 @@ class Conn:
             return self._read_slow(n, buffer)
         return self._read_loop(n, buffer)
 
-    def _read_loop(self, n, buffer):
+    @overload
+    def _read_loop(self, n: int, buffer: None) -> bytes: ...
+    @overload
+    def _read_loop(self, n: int, buffer: WriteableBuffer) -> int: ...
+
+    def _read_loop(self, n: int, buffer: WriteableBuffer | None) -> bytes | int:
         obj = self._obj
         inc = self._in
         empty = b"" if buffer is None else 0
         while True:
             if inc.pending or obj.pending() or self._ineof:
                 try:
-                    data = obj.read(n) if buffer is None else obj.read(n, buffer)
+                    data: bytes | int = obj.read(n) if buffer is None else obj.read(n, buffer)
                 except _WantRead:
                     pass
                 except _SSLError as e:
@@ -342,7 +398,12 @@ class Conn:
                 self._flush(False)
             self._fill()
 
-    def _read_slow(self, n, buffer):
+    @overload
+    def _read_slow(self, n: int, buffer: None) -> bytes: ...
+    @overload
+    def _read_slow(self, n: int, buffer: WriteableBuffer) -> int: ...
+
+    def _read_slow(self, n: int, buffer: WriteableBuffer | None) -> bytes | int:
         empty = b"" if buffer is None else 0
         if n < 0:
             raise ValueError("negative read size")
@@ -362,19 +423,24 @@ class Conn:
                 self._rok = not (self._rshut or self._eof or self._rerr)
             if buffer is None:
                 return data
-            buffer[:len(data)] = data
+            buffer[:len(data)] = data     # type: ignore[index]  # a writable buffer
             return len(data)
         if self._rshut or self._eof or n == 0:
             return empty
         return self._read_loop(n, buffer)
 
-    def _at_close_notify(self):
+    def _at_close_notify(self) -> None:
         # ssl returns b"" rather than raising SSLZeroReturnError when the
         # peer's close_notify came and ours has not been sent.
         self._eof = "close_notify"
         self._rok = False
 
-    def _read_error(self, e, empty):
+    @overload
+    def _read_error(self, e: ssl.SSLError, empty: bytes) -> bytes: ...
+    @overload
+    def _read_error(self, e: ssl.SSLError, empty: int) -> int: ...
+
+    def _read_error(self, e: ssl.SSLError, empty: bytes | int) -> bytes | int:
         """An SSLError from a read: end of stream (returned as ``empty``)
         or a latched error."""
         if isinstance(e, _ZeroReturn):
@@ -388,7 +454,7 @@ class Conn:
         self._rok = False
         return empty
 
-    def _fill(self):
+    def _fill(self) -> None:
         """Read ciphertext from the Conn into the incoming BIO, or, if
         another goroutine is doing so, wait for it to finish (and let the
         caller retry with what it brought)."""
@@ -420,7 +486,7 @@ class Conn:
 
     # -- writes ----------------------------------------------------------------
 
-    def write(self, data):
+    def write(self, data: ReadableBuffer) -> int:
         """Encrypt and send all of ``data``; returns its length."""
         if type(data) is not bytes:
             data = memoryview(data).cast("B")
@@ -462,11 +528,11 @@ class Conn:
             else:
                 wl.held = False
 
-    def writev(self, buffers):
+    def writev(self, buffers: Iterable[ReadableBuffer]) -> int:
         """Send every buffer, in order, as one write; returns the total."""
         return self._write_slow(buffers)
 
-    def _write_slow(self, buffers):
+    def _write_slow(self, buffers: Iterable[ReadableBuffer]) -> int:
         if self._closed:
             self._closed_error("write")
         if self._hs != _HS_DONE:
@@ -500,7 +566,7 @@ class Conn:
         finally:
             wl.release()
 
-    def _write_retry(self, data):
+    def _write_retry(self, data: ReadableBuffer) -> None:
         """SSL_write wants input (a renegotiation is under way): send what
         it produced, wait for input, and retry with the same data, as
         OpenSSL requires."""
@@ -517,7 +583,7 @@ class Conn:
                 self._latch_werr(e)
                 raise
 
-    def _check_writable(self):
+    def _check_writable(self) -> None:
         if self._closed:
             self._closed_error("write")
         if self._werr is not None:
@@ -525,12 +591,12 @@ class Conn:
         if self._notified:
             raise BrokenPipeError(errno.EPIPE, "tls: protocol is shut down (close_write)")
 
-    def _latch_werr(self, e):
+    def _latch_werr(self, e: BaseException) -> None:
         if self._werr is None:
             self._werr = e
         self._wok = False
 
-    def _flush(self, wait):
+    def _flush(self, wait: bool) -> None:
         """Send everything in the outgoing BIO.  If another goroutine is
         sending, a writer (``wait``) waits for it to finish, which sends our
         bytes too; a reader returns at once and leaves them to it."""
@@ -559,7 +625,7 @@ class Conn:
 
     # -- closing ---------------------------------------------------------------
 
-    def close(self):
+    def close(self) -> None:
         """Send close_notify if it can go at once (see CLOSE_NOTIFY_TIMEOUT),
         then close the Conn, waking blocked operations with ClosedError.
         Idempotent."""
@@ -582,7 +648,7 @@ class Conn:
                     pass
         self.conn.close()
 
-    def close_write(self):
+    def close_write(self) -> None:
         """Send close_notify and shut down the writing side; reads go on
         (Go: CloseWrite).  Handshakes first if needed."""
         if self._closed:
@@ -607,13 +673,13 @@ class Conn:
         finally:
             wl.release()
 
-    def close_read(self):
+    def close_read(self) -> None:
         """Later reads return b"" (the Conn's reading side is shut too)."""
         self._rshut = True
         self._rok = False
         self.conn.close_read()
 
-    def _decrypt_ahead(self):
+    def _decrypt_ahead(self) -> None:
         """Decrypt the ciphertext already received into ``_stash``: the
         second SSL_shutdown call of ``ssl`` (it looks for the peer's
         close_notify) fails on application data, and would lose it."""
@@ -638,7 +704,7 @@ class Conn:
         if self._stash:
             self._rok = False
 
-    def _closed_error(self, op):
+    def _closed_error(self, op: str) -> NoReturn:
         """Raise ClosedError (Go: net.ErrClosed), with the Conn's Go-style
         message naming the operation and the addresses where it has one."""
         error = getattr(self.conn, "_error", None)
@@ -646,15 +712,15 @@ class Conn:
             raise error(op, ClosedError()) from None
         raise ClosedError()
 
-    def __enter__(self):
+    def __enter__(self) -> Conn:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- state, addresses, deadlines -------------------------------------------
 
-    def connection_state(self):
+    def connection_state(self) -> ConnectionState:
         """A ConnectionState: version, cipher, alpn_protocol, server_name,
         peer_certificate (DER bytes or None), session_reused,
         handshake_complete, eof (None, "close_notify", "truncated")."""
@@ -683,34 +749,34 @@ class Conn:
         )
 
     @property
-    def ssl_object(self):
+    def ssl_object(self) -> ssl.SSLObject:
         """The ``ssl.SSLObject`` (for what ConnectionState does not carry:
         ``get_channel_binding``, ``shared_ciphers``, ``session``...)."""
         return self._ssl
 
     @property
-    def local_addr(self):
+    def local_addr(self) -> Addr:
         return self.conn.local_addr
 
     @property
-    def remote_addr(self):
+    def remote_addr(self) -> Addr | None:
         return self.conn.remote_addr
 
-    def fileno(self):
+    def fileno(self) -> int:
         return self.conn.fileno()
 
-    def set_deadline(self, t):
+    def set_deadline(self, t: float | None) -> None:
         """Read and write deadline (a time.monotonic() value, None for
         none); it bounds the handshake too."""
         self.conn.set_deadline(t)
 
-    def set_read_deadline(self, t):
+    def set_read_deadline(self, t: float | None) -> None:
         self.conn.set_read_deadline(t)
 
-    def set_write_deadline(self, t):
+    def set_write_deadline(self, t: float | None) -> None:
         self.conn.set_write_deadline(t)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         side = "server" if self._ssl.server_side else "client"
         state = "handshaken" if self._hs == _HS_DONE else "no handshake yet"
         return f"<tls.Conn {side} {state} over {self.conn!r}>"
@@ -718,35 +784,37 @@ class Conn:
 
 # -- constructors -----------------------------------------------------------------
 
-def server(conn, context):
+def server(conn: net.Conn, context: ssl.SSLContext) -> Conn:
     """The server side of TLS over ``conn`` (no handshake yet: it runs on
     the first read/write or ``handshake()``)."""
     _record_sni(context)
     return Conn(conn, context, True)
 
 
-def client(conn, context, server_name=None):
+def client(conn: net.Conn, context: ssl.SSLContext, server_name: str | None = None) -> Conn:
     """The client side of TLS over ``conn``; ``server_name`` is sent in SNI
     and checked against the certificate when ``context.check_hostname``."""
     return Conn(conn, context, False, server_name)
 
 
-def _record_sni(context):
+def _record_sni(context: ssl.SSLContext) -> None:
     """Wrap ``context.sni_callback`` (once) so the server learns the name
     the client sent; the application's own callback still runs."""
     user = context.sni_callback
     if user is not None and getattr(user, "_netpoll_records_sni", False):
         return
 
-    def record_sni(ssl_object, server_name, ssl_context):
+    # (typeshed's sni_callback type; server_name is None without SNI)
+    def record_sni(ssl_object: ssl.SSLObject, server_name: str,
+                   ssl_context: ssl.SSLContext) -> int | None:
         try:
-            ssl_object._netpoll_server_name = server_name
+            ssl_object._netpoll_server_name = server_name   # type: ignore[attr-defined]
         except AttributeError:
             pass
         if user is not None:
             return user(ssl_object, server_name, ssl_context)
         return None
-    record_sni._netpoll_records_sni = True
+    record_sni._netpoll_records_sni = True      # type: ignore[attr-defined]
     context.sni_callback = record_sni
 
 
@@ -757,11 +825,14 @@ class Listener:
 
     __slots__ = ("listener", "context")
 
-    def __init__(self, listener, context):
+    listener: net.Listener
+    context: ssl.SSLContext
+
+    def __init__(self, listener: net.Listener, context: ssl.SSLContext) -> None:
         self.listener = listener
         self.context = context
 
-    def accept(self):
+    def accept(self) -> Conn:
         conn = self.listener.accept()
         try:
             return server(conn, self.context)
@@ -769,37 +840,40 @@ class Listener:
             conn.close()
             raise
 
-    def close(self):
+    def close(self) -> None:
         self.listener.close()
 
     @property
-    def addr(self):
+    def addr(self) -> Addr:
         return self.listener.addr
 
-    def set_deadline(self, t):
+    def set_deadline(self, t: float | None) -> None:
         self.listener.set_deadline(t)
 
-    def fileno(self):
+    def fileno(self) -> int:
         return self.listener.fileno()
 
-    def __enter__(self):
+    def __enter__(self) -> Listener:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<tls.Listener over {self.listener!r}>"
 
 
-def listen(network, address, context, **listen_kwargs):
+def listen(network: str, address: object, context: ssl.SSLContext,
+           **listen_kwargs: Any) -> Listener:
     """A TLS Listener on ``address``; ``listen_kwargs`` go to net.listen."""
     if not isinstance(context, ssl.SSLContext):
         raise TypeError(f"context must be an ssl.SSLContext, not {type(context).__name__}")
     return Listener(net.listen(network, address, **listen_kwargs), context)
 
 
-def dial(network, address, context=None, *, server_name=None, timeout=None, ctx=None):
+def dial(network: str, address: object, context: ssl.SSLContext | None = None, *,
+         server_name: str | None = None, timeout: float | None = None,
+         ctx: Context | None = None) -> Conn:
     """Connect and handshake (Go: tls.DialWithDialer, Dialer.DialContext).
     ``context`` None means ``ssl.create_default_context()``; ``server_name``
     defaults to the host part of ``address``; ``timeout`` (seconds) covers
@@ -841,7 +915,7 @@ def dial(network, address, context=None, *, server_name=None, timeout=None, ctx=
     return tc
 
 
-def _ctx_error(network, address, err):
+def _ctx_error(network: str, address: object, err: BaseException) -> BaseException:
     """The context's error for a TLS dial, Go-style: the class of
     ``ctx.err()``, message ``tls dial tcp ADDR: operation was canceled``
     (or ``context deadline exceeded``)."""
@@ -850,7 +924,7 @@ def _ctx_error(network, address, err):
     return type(err)(f"tls dial {network} {address}: {what}")
 
 
-def _host_of(network, address):
+def _host_of(network: str, address: Any) -> str | None:    # Any: as dial takes it
     if network.startswith("unix"):
         return None
     if isinstance(address, tuple):

@@ -96,7 +96,7 @@ class Server:
         scheme = "http"
         if self.tls_context is not None:
             # the handshake runs on the first read, in this goroutine
-            conn = self._tls_server(conn, self.tls_context)
+            conn = self._tls_server(conn, self.tls_context)  # type: ignore[arg-type]  # a net.Conn
             scheme = "https"
         c = Connection(self, conn, self._base_environ(conn, scheme))
         self._conns.add(c)
