@@ -81,6 +81,7 @@ suite: $(STAMP_TEST)  ## the test suite only (PYTEST_ARGS='-k name -x' to narrow
 lint: $(STAMP_TEST)  ## ruff, and mypy --strict on the typed modules (pyproject.toml)
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+	$(PY) -m mypy --platform darwin netpoll/poller/kqueue.py   # macOS/BSD only: checked as on darwin
 
 docs: $(STAMP_DOCS)  ## build the documentation site into site/ (warnings are errors)
 	$(PY) -m mkdocs build --strict --site-dir site

@@ -14,9 +14,14 @@ as soon as it is woken (``disarm``): a ready descriptor nobody waits for
 would otherwise make every wait return at once.
 """
 
+from __future__ import annotations
+
 import os
 import select as _select
-from typing import Optional, Protocol
+from typing import TYPE_CHECKING, Optional, Protocol
+
+if TYPE_CHECKING:
+    from ..runtime.polldesc import PollDesc
 
 MODE_READ = 1
 MODE_WRITE = 2
@@ -57,7 +62,7 @@ class Poller(Protocol):
     """Kernel registration system calls so far (add, modify, delete).
     Always 0 for level-triggered backends."""
 
-    def open(self, fd: int, pd) -> None:
+    def open(self, fd: int, pd: PollDesc) -> None:
         """Start tracking ``fd`` for ``pd`` (Go: netpollopen).  Called once
         per descriptor life.  Edge-triggered backends register both
         directions here, once."""
@@ -94,7 +99,7 @@ class Poller(Protocol):
         kernel objects without touching state shared with the parent."""
 
 
-def _available():
+def _available() -> list[str]:
     names = []
     if hasattr(_select, "epoll"):
         names.append("epoll")
@@ -110,12 +115,12 @@ _AVAILABLE = tuple(_available())
 VALID_NAMES = ("epoll", "kqueue", "poll", "select", "auto")
 
 
-def pollers():
+def pollers() -> list[str]:
     """The poller backends this OS offers, best first."""
     return list(_AVAILABLE)
 
 
-def resolve(name=None):
+def resolve(name: str | None = None) -> str:
     """Turn a poller name (None: ``$NETPOLL_POLLER``, else ``auto``) into the
     name of an available backend; ValueError for an unknown or missing one."""
     if name is None:
@@ -136,9 +141,10 @@ def resolve(name=None):
     return key
 
 
-def new_poller(name=None):
+def new_poller(name: str | None = None) -> Poller:
     """Create the backend ``name`` (see ``resolve``)."""
     key = resolve(name)
+    cls: type[Poller]
     if key == "epoll":
         from .epoll import EpollPoller as cls
     elif key == "kqueue":

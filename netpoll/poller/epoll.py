@@ -28,10 +28,16 @@ Facts about epoll this backend relies on:
   goroutine runs (and so before any descriptor can be closed or reused).
 """
 
+from __future__ import annotations
+
 import select
+from typing import TYPE_CHECKING
 
 from . import MAX_WAIT, MODE_HUP, MODE_READ, MODE_WRITE
 from .base import PollerBase
+
+if TYPE_CHECKING:
+    from ..runtime.polldesc import PollDesc
 
 _EPOLLIN = select.EPOLLIN
 _EPOLLPRI = select.EPOLLPRI
@@ -48,7 +54,7 @@ _WRITE_EVENTS = _EPOLLOUT | _EPOLLHUP | _EPOLLERR
 _HUP_EVENTS = _EPOLLPRI | _EPOLLRDHUP | _EPOLLHUP | _EPOLLERR
 
 
-def _modes(ev):
+def _modes(ev: int) -> int:
     """The MODE_* bits a PollDesc is readied with for the epoll events ``ev``."""
     mode = 0
     if ev & _READ_EVENTS:
@@ -64,7 +70,7 @@ def _modes(ev):
 # EPOLLHUP: a table of every combination turns the events of a wake-up
 # into modes with one dict lookup each.
 _EVENT_BITS = (_EPOLLIN, _EPOLLPRI, _EPOLLOUT, _EPOLLRDHUP, _EPOLLHUP, _EPOLLERR)
-_MODES = {}
+_MODES: dict[int, int] = {}
 for _i in range(1 << len(_EVENT_BITS)):
     _ev = sum(bit for k, bit in enumerate(_EVENT_BITS) if _i >> k & 1)
     _MODES[_ev] = _modes(_ev)
@@ -74,12 +80,12 @@ del _i, _ev
 class EpollPoller(PollerBase):
     name = "epoll"
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self._ep = select.epoll()
         self._ep.register(self._wakeup.fd, _EPOLLIN | _EPOLLET)
 
-    def open(self, fd, pd):
+    def open(self, fd: int, pd: PollDesc) -> None:
         self._pds[fd] = pd
         self.ctl += 1
         try:
@@ -93,7 +99,7 @@ class EpollPoller(PollerBase):
             del self._pds[fd]
             raise
 
-    def close(self, fd):
+    def close(self, fd: int) -> None:
         self._pds.pop(fd, None)
         self.ctl += 1
         try:
@@ -101,7 +107,7 @@ class EpollPoller(PollerBase):
         except (OSError, ValueError):
             pass
 
-    def wait(self, timeout):
+    def wait(self, timeout: float | None) -> None:
         self.polls += 1
         try:
             # Speed trick: a conditional, not min(), on this per-wait path.
@@ -127,7 +133,7 @@ class EpollPoller(PollerBase):
             pd.netpollready(mode)
         self.events += n
 
-    def _release(self):
+    def _release(self) -> None:
         # After fork the epoll instance and the eventfd are shared with the
         # parent: closing our references is safe, epoll_ctl or reading is not.
         self._ep.close()

@@ -8,11 +8,17 @@ descriptor is closed (closing would drop it too, but an explicit delete keeps
 the fd → PollDesc table honest).
 """
 
+from __future__ import annotations
+
 import select
 import sys
+from typing import TYPE_CHECKING
 
 from . import MAX_WAIT, MODE_HUP, MODE_READ, MODE_WRITE
 from .base import PollerBase
+
+if TYPE_CHECKING:
+    from ..runtime.polldesc import PollDesc
 
 # macOS flags a read event EV_OOBAND (its EV_FLAG1) when urgent data is
 # queued: a read then stops short at the mark with data after it, so, as
@@ -24,20 +30,20 @@ _EV_OOBAND = getattr(select, "KQ_EV_FLAG1", 0) if sys.platform == "darwin" else 
 class KqueuePoller(PollerBase):
     name = "kqueue"
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self._kq = select.kqueue()
         self._kq.control([select.kevent(self._wakeup.fd, select.KQ_FILTER_READ,
                                         select.KQ_EV_ADD | select.KQ_EV_CLEAR)], 0)
 
-    def open(self, fd, pd):
+    def open(self, fd: int, pd: PollDesc) -> None:
         self._pds[fd] = pd
         flags = select.KQ_EV_ADD | select.KQ_EV_CLEAR
         self.ctl += 1
         self._kq.control([select.kevent(fd, select.KQ_FILTER_READ, flags),
                           select.kevent(fd, select.KQ_FILTER_WRITE, flags)], 0)
 
-    def close(self, fd):
+    def close(self, fd: int) -> None:
         self._pds.pop(fd, None)
         self.ctl += 1
         try:
@@ -46,7 +52,7 @@ class KqueuePoller(PollerBase):
         except OSError:
             pass
 
-    def wait(self, timeout):
+    def wait(self, timeout: float | None) -> None:
         self.polls += 1
         try:
             ready = self._kq.control(None, 1024, timeout if timeout is None or
@@ -71,7 +77,7 @@ class KqueuePoller(PollerBase):
             pd.netpollready(mode)
         self.events += n
 
-    def _release(self):
+    def _release(self) -> None:
         # A kqueue is not inherited across fork; only our wake-up pipe is.
         try:
             self._kq.close()

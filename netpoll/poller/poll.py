@@ -12,10 +12,16 @@ Registering with a ``select.poll`` object only edits a table in this process;
 no system call happens until ``poll()``, so ``ctl`` stays 0.
 """
 
+from __future__ import annotations
+
 import select
+from typing import TYPE_CHECKING
 
 from . import MAX_WAIT, MODE_READ, MODE_WRITE
 from .base import PollerBase
+
+if TYPE_CHECKING:
+    from ..runtime.polldesc import PollDesc
 
 # Bound at import (netpoll.patch() imports this module before it replaces
 # select.poll; see select.py).
@@ -32,21 +38,21 @@ class PollPoller(PollerBase):
     name = "poll"
     edge_triggered = False
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self._poll = _new_poll()
-        self._armed = {}         # fd -> MODE_READ|MODE_WRITE bits watched
+        self._armed: dict[int, int] = {}         # fd -> MODE_READ|MODE_WRITE bits watched
         self._poll.register(self._wakeup.fd, _POLLIN)
 
-    def open(self, fd, pd):
+    def open(self, fd: int, pd: PollDesc) -> None:
         self._pds[fd] = pd
 
-    def close(self, fd):
+    def close(self, fd: int) -> None:
         self._pds.pop(fd, None)
         if self._armed.pop(fd, 0):
             self._poll.unregister(fd)
 
-    def arm(self, fd, mode):
+    def arm(self, fd: int, mode: int) -> None:
         armed = self._armed
         old = armed.get(fd, 0)
         new = old | mode
@@ -55,7 +61,7 @@ class PollPoller(PollerBase):
             self._poll.register(fd, (_POLLIN if new & MODE_READ else 0)
                                 | (_POLLOUT if new & MODE_WRITE else 0))
 
-    def disarm(self, fd, mode):
+    def disarm(self, fd: int, mode: int) -> None:
         armed = self._armed
         old = armed.get(fd, 0)
         new = old & ~mode
@@ -68,7 +74,7 @@ class PollPoller(PollerBase):
             del armed[fd]
             self._poll.unregister(fd)
 
-    def wait(self, timeout):
+    def wait(self, timeout: float | None) -> None:
         self.polls += 1
         # poll() takes milliseconds (an int: MAX_WAIT at most); CPython
         # rounds a float up.
@@ -98,5 +104,5 @@ class PollPoller(PollerBase):
                 pd.netpollready(mode)
         self.events += n
 
-    def _release(self):
+    def _release(self) -> None:
         self._armed.clear()

@@ -10,11 +10,17 @@ poll, a descriptor is watched only while a goroutine is parked on it;
 ``ctl`` stays 0 since nothing is registered with the kernel between calls.
 """
 
+from __future__ import annotations
+
 import errno
 import select
+from typing import TYPE_CHECKING
 
 from . import MAX_WAIT, MODE_READ, MODE_WRITE
 from .base import PollerBase
+
+if TYPE_CHECKING:
+    from ..runtime.polldesc import PollDesc
 
 # Bound at import (netpoll.patch() imports this module before it replaces
 # select.select): this backend runs in the scheduler and must never park.
@@ -23,7 +29,7 @@ _select = select.select
 FD_SETSIZE = 1024
 
 
-def _too_big(what):
+def _too_big(what: str) -> OSError:
     return OSError(
         errno.EINVAL,
         f"the select poller cannot watch {what}: select() only "
@@ -35,7 +41,7 @@ class SelectPoller(PollerBase):
     name = "select"
     edge_triggered = False
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         wfd = self._wakeup.fd
         if wfd >= FD_SETSIZE:
@@ -44,17 +50,17 @@ class SelectPoller(PollerBase):
             self._wakeup.close()
             raise _too_big(f"its own wake-up descriptor {wfd}")
         self._rset = {wfd}
-        self._wset = set()
+        self._wset: set[int] = set()
 
-    def open(self, fd, pd):
+    def open(self, fd: int, pd: PollDesc) -> None:
         self._pds[fd] = pd
 
-    def close(self, fd):
+    def close(self, fd: int) -> None:
         self._pds.pop(fd, None)
         self._rset.discard(fd)
         self._wset.discard(fd)
 
-    def arm(self, fd, mode):
+    def arm(self, fd: int, mode: int) -> None:
         if fd >= FD_SETSIZE:
             raise _too_big(f"descriptor {fd}")
         if mode & MODE_READ:
@@ -62,13 +68,13 @@ class SelectPoller(PollerBase):
         if mode & MODE_WRITE:
             self._wset.add(fd)
 
-    def disarm(self, fd, mode):
+    def disarm(self, fd: int, mode: int) -> None:
         if mode & MODE_READ:
             self._rset.discard(fd)
         if mode & MODE_WRITE:
             self._wset.discard(fd)
 
-    def wait(self, timeout):
+    def wait(self, timeout: float | None) -> None:
         self.polls += 1
         rset, wset = self._rset, self._wset
         try:
@@ -96,6 +102,6 @@ class SelectPoller(PollerBase):
                 pd.netpollready(MODE_WRITE)
         self.events += n
 
-    def _release(self):
+    def _release(self) -> None:
         self._rset.clear()
         self._wset.clear()

@@ -12,13 +12,20 @@ the drain while its wake-up left the flag set, and every later wake-up would
 then be skipped.
 """
 
+from __future__ import annotations
+
 import os
 
 
 class Wakeup:
     __slots__ = ("fd", "_wfd", "pending", "_eventfd")
 
-    def __init__(self):
+    fd: int
+    _wfd: int
+    pending: bool
+    _eventfd: bool
+
+    def __init__(self) -> None:
         if hasattr(os, "eventfd"):
             self.fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
             self._wfd = self.fd
@@ -32,7 +39,7 @@ class Wakeup:
             self._eventfd = False
         self.pending = False
 
-    def wakeup(self):
+    def wakeup(self) -> None:
         if self.pending:
             return
         self.pending = True
@@ -45,7 +52,7 @@ class Wakeup:
             # Full (the poller will wake anyway) or closed during shutdown.
             pass
 
-    def drain(self):
+    def drain(self) -> None:
         """Called by the poller when ``fd`` is readable."""
         try:
             if self._eventfd:
@@ -57,7 +64,7 @@ class Wakeup:
             pass
         self.pending = False
 
-    def close(self):
+    def close(self) -> None:
         for fd in {self.fd, self._wfd}:
             try:
                 os.close(fd)
