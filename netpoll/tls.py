@@ -886,8 +886,8 @@ def dial(network: str, address: object, context: ssl.SSLContext | None = None, *
         server_name = _host_of(network, address)
     deadline = None if timeout is None else time.monotonic() + timeout
     if ctx is not None:
-        if ctx.err() is not None:
-            raise _ctx_error(network, address, ctx.err())
+        if (err := ctx.err()) is not None:
+            raise _ctx_error(network, address, err)
         d = ctx.deadline()
         if d is not None and (deadline is None or d < deadline):
             deadline = d
@@ -909,8 +909,8 @@ def dial(network: str, address: object, context: ssl.SSLContext | None = None, *
             conn.set_deadline(None)
     except BaseException as e:
         conn.close()
-        if ctx is not None and ctx.err() is not None and isinstance(e, OSError):
-            raise _ctx_error(network, address, ctx.err()) from None
+        if ctx is not None and (err := ctx.err()) is not None and isinstance(e, OSError):
+            raise _ctx_error(network, address, err) from None
         raise
     return tc
 

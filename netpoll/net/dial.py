@@ -275,8 +275,8 @@ def dial(network: str, address: object, *, timeout: float | None = None,
         if timeout != math.inf:
             deadline = time.monotonic() + timeout
     if ctx is not None:
-        if ctx.err() is not None:
-            raise _ctx_error(network, shown, ctx.err())
+        if (err := ctx.err()) is not None:
+            raise _ctx_error(network, shown, err)
         d = ctx.deadline()
         if d is not None and (deadline is None or d < deadline):
             deadline = d
@@ -287,8 +287,8 @@ def dial(network: str, address: object, *, timeout: float | None = None,
         try:
             targets = _resolve(network, address, families, socktype, False, deadline, ctx)
         except OSError as e:
-            if ctx is not None and ctx.err() is not None:
-                raise _ctx_error(network, shown, ctx.err()) from None
+            if ctx is not None and (err := ctx.err()) is not None:
+                raise _ctx_error(network, shown, err) from None
             raise op_error("dial", network, None, shown, e) from None
     first_error: OSError | None = None
     for i, (family, sockaddr) in enumerate(targets):
@@ -296,8 +296,8 @@ def dial(network: str, address: object, *, timeout: float | None = None,
             return _dial_one(network, kind, family, socktype, sockaddr,
                              _partial_deadline(deadline, len(targets) - i), ctx)
         except OSError as e:
-            if ctx is not None and ctx.err() is not None:
-                raise _ctx_error(network, shown, ctx.err()) from None
+            if ctx is not None and (err := ctx.err()) is not None:
+                raise _ctx_error(network, shown, err) from None
             if first_error is None:
                 first_error = e
             if isinstance(e, DeadlineExceededError) and deadline is not None \
