@@ -11,12 +11,14 @@ from .poller import pollers
 from .runtime.chan import Chan, ChanClosed, WaitGroup
 from .runtime.goroutine import Goroutine, GoroutineExit
 from .runtime.scheduler import go, gosched, run, set_watchdog, sleep, stats
+from .runtime.signals import signal_notify, signal_stop
 from .runtime.threads import to_thread
 
 __version__ = "0.1.0"
 
 __all__ = [
     "run", "go", "sleep", "gosched", "to_thread", "stats", "pollers", "set_watchdog",
+    "signal_notify", "signal_stop",
     "Chan", "ChanClosed", "WaitGroup", "Goroutine", "GoroutineExit",
     "DeadlineExceededError", "ClosedError", "DeadlockError",
 ]

@@ -48,7 +48,7 @@ import time
 from greenlet import getcurrent
 
 from ..poller import MODE_HUP, MODE_READ, MODE_WRITE
-from .scheduler import get_runtime
+from .local import get_runtime
 
 # Results of prepare() and wait() (Go: pollNoError, pollErrClosing,
 # pollErrTimeout); the FD layer turns them into exceptions.
@@ -102,7 +102,7 @@ class PollDesc:
         self.rt = rt
         self.runq = rt.runq
         self.poller = rt.poller
-        self.lt = rt.lt
+        self.lt = rt.level_triggered
         self._switch = rt.hub.switch
 
     # -- called by the poller ----------------------------------------------
@@ -118,7 +118,7 @@ class PollDesc:
             if g is not READY:
                 gs[1] = READY
                 if g is not None:
-                    self.runq.append(g)
+                    self.runq.append(g)        # Runtime.ready, inlined
         if mode & MODE_WRITE:
             # Usually already READY: an edge-triggered poller reports the
             # write side with nearly every read edge, and writers seldom wait.
@@ -126,7 +126,7 @@ class PollDesc:
             if g is not READY:
                 gs[2] = READY
                 if g is not None:
-                    self.runq.append(g)
+                    self.runq.append(g)        # Runtime.ready, inlined
 
     # -- called by the FD layer --------------------------------------------
 
@@ -271,7 +271,7 @@ class PollDesc:
         g = self.g[mode]
         if g is not None and g is not READY:
             self.g[mode] = None
-            self.runq.append(g)
+            self.rt.ready(g)
 
     def __repr__(self):
         return (f"<PollDesc fd={self.fd} r={self.g[1]!r} w={self.g[2]!r} "
