@@ -211,8 +211,12 @@ class PollDesc:
             return POLL_ERR_CLOSING
         if t is None:
             d = 0
+        elif t > time.monotonic():
+            d = t
+        elif t != t:
+            raise ValueError("deadline is nan")
         else:
-            d = t if t > time.monotonic() else -1
+            d = -1
         timers = self.rt.timers
         for m in MODES:
             if not mode & m:
