@@ -12,9 +12,11 @@ slow reader cannot stall the room, or anybody else.
 """
 
 import argparse
+import sys
 
 import netpoll
 from netpoll import net
+from netpoll.cli import listen_address
 from netpoll.server import serve
 
 OUTBOX = 256        # lines a client may fall behind before it is dropped
@@ -85,10 +87,12 @@ def main(address):
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description="netpoll chat room example")
-    p.add_argument("--listen", default="127.0.0.1:7001", metavar="HOST:PORT")
+    p.add_argument("--listen", type=listen_address, default="127.0.0.1:7001", metavar="HOST:PORT")
     p.add_argument("--poller", default=None, help="epoll, poll, select, kqueue (default: best)")
     args = p.parse_args()
     try:
         netpoll.run(main, args.listen, poller=args.poller)
     except KeyboardInterrupt:
         pass
+    except OSError as exc:          # address in use, not ours, no such host: one line
+        sys.exit(f"chat: {exc}")

@@ -5,9 +5,11 @@
 """
 
 import argparse
+import sys
 
 import netpoll
 from netpoll import net
+from netpoll.cli import listen_address
 from netpoll.server import serve
 
 
@@ -28,10 +30,12 @@ def main(address):
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description="netpoll echo server example")
-    p.add_argument("--listen", default="127.0.0.1:7000", metavar="HOST:PORT")
+    p.add_argument("--listen", type=listen_address, default="127.0.0.1:7000", metavar="HOST:PORT")
     p.add_argument("--poller", default=None, help="epoll, poll, select, kqueue (default: best)")
     args = p.parse_args()
     try:
         netpoll.run(main, args.listen, poller=args.poller)
     except KeyboardInterrupt:
         pass
+    except OSError as exc:          # address in use, not ours, no such host: one line
+        sys.exit(f"echo_server: {exc}")

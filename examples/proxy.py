@@ -14,6 +14,7 @@ import sys
 
 import netpoll
 from netpoll import net
+from netpoll.cli import dial_address, listen_address
 from netpoll.server import serve
 
 
@@ -49,11 +50,14 @@ def main(address, upstream_address):
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description="netpoll TCP proxy example")
-    p.add_argument("--listen", default="127.0.0.1:8000", metavar="HOST:PORT")
-    p.add_argument("--to", required=True, metavar="HOST:PORT", help="upstream address")
+    p.add_argument("--listen", type=listen_address, default="127.0.0.1:8000", metavar="HOST:PORT")
+    p.add_argument("--to", type=dial_address, required=True, metavar="HOST:PORT",
+                   help="upstream address")
     p.add_argument("--poller", default=None, help="epoll, poll, select, kqueue (default: best)")
     args = p.parse_args()
     try:
         netpoll.run(main, args.listen, args.to, poller=args.poller)
     except KeyboardInterrupt:
         pass
+    except OSError as exc:          # address in use, not ours, no such host: one line
+        sys.exit(f"proxy: {exc}")

@@ -8,11 +8,18 @@ of spinning on an accept that cannot succeed, and resets the delay at the
 next successful accept.  Closing the listener ends the loop.
 """
 
+from __future__ import annotations
+
 import errno
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from . import go, sleep
 from .errors import ClosedError
+
+if TYPE_CHECKING:
+    from .net import Conn, Listener
 
 # accept() errors that say "try again later", not "this listener is broken".
 TEMPORARY = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM,
@@ -21,13 +28,13 @@ MIN_DELAY = 0.005
 MAX_DELAY = 1.0
 
 
-def serve(listener, handler, *args):
+def serve(listener: Listener, handler: Callable[..., object], *args: Any) -> None:
     """Accept connections on ``listener`` until it is closed, running
     ``handler(conn, *args)`` in a new goroutine for each."""
     delay = 0.0
     while True:
         try:
-            conn = listener.accept()
+            conn: Conn = listener.accept()
         except ClosedError:
             return
         except OSError as exc:

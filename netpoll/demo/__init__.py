@@ -33,8 +33,7 @@ class _Progress:
         self.bar = None
         if sys.stderr.isatty():
             try:
-                from rich.progress import (BarColumn, Progress, TextColumn,
-                                           TimeElapsedColumn)
+                from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
             except ImportError:
                 pass
             else:
@@ -94,6 +93,7 @@ def run_demo(idle=(0, 1000, 5000, 10000), active=32, seconds=2.0, warmup=0.5,
     results = {name: {} for name in servers}
     progress = _Progress(len(servers) * len(idle))
     started = time.monotonic()
+    interrupted = False
     try:
         for n in idle:             # servers side by side at each N: a noisy moment
             for name in servers:   # hits one column, not one server's whole row
@@ -106,11 +106,17 @@ def run_demo(idle=(0, 1000, 5000, 10000), active=32, seconds=2.0, warmup=0.5,
                 else:
                     results[name][n] = _measure(name, n, active, seconds, warmup, retries)
                 progress.advance()
+    except KeyboardInterrupt:       # Ctrl-C: show what was measured, exit 130 like a shell
+        interrupted = True
     finally:
         progress.close()
 
     print()
     print(report.tables(results, idle))
+    if interrupted:
+        print("\ninterrupted (Ctrl-C): the cells marked '-' were not measured; no plot.",
+              file=sys.stderr)
+        return 130
     print("\nKiB/idle conn: the server's RSS growth / N (the largest N that ran).")
     if any("skip" in p for p in results.get("select", {}).values()):
         print(f"no: fd≥{orchestrate.FD_SETSIZE}: the select poller cannot watch a descriptor "
@@ -132,8 +138,8 @@ def run_demo(idle=(0, 1000, 5000, 10000), active=32, seconds=2.0, warmup=0.5,
     try:
         report.plot(results, idle, active, out)
     except ImportError:
-        print("matplotlib is not installed: no plot (pip install 'netpoll[demo]')",
-              file=sys.stderr)
+        print("matplotlib is not installed: no plot (pip install matplotlib, or from a "
+              "clone of netpoll: pip install '.[demo]')", file=sys.stderr)
     else:
         print(f"plot: {os.path.abspath(out)}")
     return 1 if failed else 0

@@ -32,7 +32,7 @@ class Server:
 
     def __init__(self, name, argv, cpu=None):
         self.name = name
-        self.log = tempfile.TemporaryFile(mode="w+")
+        self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by stop()
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log,
                                      stdin=subprocess.DEVNULL, text=True)
         if cpu is not None:
@@ -146,6 +146,10 @@ def measure(name, idle, active, seconds, warmup=0.5):
             client.kill()
             client.communicate()
             return {"error": "the client timed out"}
+        except BaseException:           # Ctrl-C: no client left behind
+            client.kill()
+            client.communicate()
+            raise
         try:
             result = json.loads(out.strip().splitlines()[-1])
         except (IndexError, ValueError):

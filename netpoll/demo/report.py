@@ -14,6 +14,9 @@ def _si(x):
     return f"{x:.0f}"
 
 
+NOT_RUN = {"skip": "-"}     # a point not measured (the demo was interrupted)
+
+
 def _cell(point, key, fmt):
     if "skip" in point:
         return point["skip"]
@@ -38,10 +41,11 @@ def tables(results, idle, markdown=False):
     rt = [["round trips/s", *head, "KiB/idle conn"]]
     cpu = [["server CPU µs/round trip", *head]]
     for name, points in results.items():
-        rt.append([label(name), *(_cell(points[n], "rt_per_s", _si) for n in idle),
+        cells = [points.get(n, NOT_RUN) for n in idle]
+        rt.append([label(name), *(_cell(p, "rt_per_s", _si) for p in cells),
                    memory_per_idle(points)])
-        cpu.append([label(name), *(_cell(points[n], "server_us_per_rt", lambda v: f"{v:.1f}")
-                                   for n in idle)])
+        cpu.append([label(name), *(_cell(p, "server_us_per_rt", lambda v: f"{v:.1f}")
+                                   for p in cells)])
     render = _markdown if markdown else _text
     return render(rt) + "\n\n" + render(cpu)
 

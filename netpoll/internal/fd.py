@@ -13,8 +13,9 @@ Every I/O method has the same shape, Go's::
 
 Errors leave here as exceptions without addresses: ``ClosedError`` when the
 FD is closing, ``DeadlineExceededError`` when a deadline passed (``written``
-says how much of a write went out), and the OS's own OSError subclasses.
-``netpoll.net`` adds the operation and the addresses to the message.
+says how much of a write went out), and the OS's own OSError subclasses
+(from ``write``/``writev`` with ``written`` too).  ``netpoll.net`` adds
+the operation and the addresses to the message.
 
 ``close()`` marks the mutex closed, evicts the PollDesc (every parked
 goroutine wakes with ClosedError), waits until the last in-flight operation
@@ -27,14 +28,18 @@ checks the thread first and raises RuntimeError on any other.
 Three departures from Go's loop, all in the read path:
 
 * The drained-read shortcut (nginx does the same with EPOLLET).  When a read
-  of a stream socket under an edge-triggered poller returns fewer bytes than
+  of a TCP socket under an edge-triggered poller returns fewer bytes than
   asked, the socket's receive queue was empty at that moment, and any byte
   that arrives later raises a new edge.  So the next read skips the system
   call that would only fail with EAGAIN (in Python, an exception raised and
   caught: the dearest part of a read) and waits for the edge at once; if the
   edge already came, ``pd.wait`` returns without parking.  EOF and errors
-  raise one edge only, possibly the one already consumed, so once the poller
-  has reported hang-up (``pd.hup``) reads always try the system call.
+  raise one edge only, possibly the one already consumed, and a read stops
+  short at an urgent mark with data still queued, so once the poller has
+  reported hang-up or urgent data (``pd.hup``) reads always try the system
+  call.  AF_UNIX streams never use the shortcut: their reads also stop
+  early after a message carrying descriptors (SCM_RIGHTS) or at a change of
+  sender, with no edge to announce what is left.
 * Adaptive read size.  ``read(65536)`` does not ask the kernel for 64 KiB
   at once: CPython's ``recv(n)`` mallocs an n-byte bytes object and shrinks
   it to what arrived, and a 64 KiB malloc/realloc pair per 64-byte message
@@ -55,35 +60,41 @@ Three departures from Go's loop, all in the read path:
 import errno
 import socket
 import sys
+from math import isnan
 from os import read as _sysread
 from os import strerror as _strerror
 from threading import get_ident
+from time import monotonic as _monotonic
 
 from ..errors import ClosedError, DeadlineExceededError
 from ..poller import MODE_READ, MODE_WRITE
 from ..runtime.polldesc import POLL_ERR_TIMEOUT, poll_open
 from ..runtime.scheduler import gosched
-from .fdmutex import CLOSED, DRAINED, REF, RLOCK, RSHUT, WLOCK, FDMutex, _ready_one
+from .fdmutex import CLOSED, DRAINED, REF, RLOCK, RSHUT, WLOCK, FDMutex
 
 _MSG_NOSIGNAL = getattr(socket, "MSG_NOSIGNAL", 0)
 _IOV_MAX = min(getattr(socket, "IOV_MAX", 1024) or 1024, 1024)
 _RBUSY = CLOSED | RLOCK | RSHUT
 _WBUSY = CLOSED | WLOCK
 _CONNECTING = (errno.EINPROGRESS, errno.EALREADY, errno.EINTR)
+_TCP_FAMILIES = (socket.AF_INET, socket.AF_INET6)
 _NOT_DRAINED = ~DRAINED
 _RLOCK_REF = RLOCK + REF           # one addition takes the lock and a reference
 _WLOCK_REF = WLOCK + REF
+_INF = float("inf")
 
 # Reads in a row that found data without waiting before a read yields.
 FAIR_READS = 32
 # The smallest size FD.read asks the kernel for (see "Adaptive read size").
 READ_MIN = 4096
-
-
-def _poll_error(code, written=0):
-    if code == POLL_ERR_TIMEOUT:
-        return DeadlineExceededError(written=written)
-    return ClosedError()
+# The most one read asks the kernel for, whatever ``n`` says: more than any
+# datagram Linux delivers with its default limits (UDP's 64 KiB, a unix
+# datagram's send buffer), so ``read(1 << 40)`` cannot cut one short, and
+# small enough to allocate.
+READ_MAX = 1 << 26
+# A deadline set this far in the past (seconds) is probably a duration
+# passed where a time.monotonic() value was meant: its timeout says so.
+FAR_PAST = 86400.0
 
 
 class FD(FDMutex):
@@ -92,7 +103,8 @@ class FD(FDMutex):
     The FD *is* its mutex (Go embeds ``fdmu`` in FD): one object less per
     connection and one attribute lookup less per operation."""
 
-    __slots__ = ("sock", "pd", "tid", "sysfd", "drain_hint", "streak", "rsize")
+    __slots__ = ("sock", "pd", "tid", "sysfd", "drain_hint", "streak", "rsize",
+                 "far_past")
 
     def __init__(self, sock):
         FDMutex.__init__(self)
@@ -101,85 +113,98 @@ class FD(FDMutex):
         self.sysfd = sock.fileno()
         self.tid = get_ident()
         self.pd = pd = poll_open(self.sysfd)
-        # DRAINED if the drained-read shortcut applies to this socket.
-        self.drain_hint = DRAINED if sock.type == socket.SOCK_STREAM and not pd.lt else 0
+        # DRAINED if the drained-read shortcut applies to this socket: a TCP
+        # stream under an edge-triggered poller.  Not AF_UNIX streams: their
+        # reads stop early at a message carrying SCM_RIGHTS, at a change of
+        # sender credentials and at an OOB mark, with data still queued.
+        self.drain_hint = DRAINED if (sock.type == socket.SOCK_STREAM and not pd.lt
+                                      and sock.family in _TCP_FAMILIES) else 0
         self.streak = 0
         # A datagram read must ask for all n bytes (the kernel discards what
         # does not fit), so only streams adapt their request size.
         self.rsize = READ_MIN if sock.type == socket.SOCK_STREAM else sys.maxsize
+        # (modes, deadline, seconds) of a deadline set more than FAR_PAST
+        # seconds in the past, for the hint in its timeout; else None.
+        self.far_past = None
 
     # -- reads ---------------------------------------------------------------
 
     def read(self, n):
         """Up to ``n`` bytes; b"" at EOF or after ``shutdown_read``."""
-        s = self.state
+        s = self.state                    # speed trick: _read_lock, inlined
         if s & _RBUSY or self.tid != get_ident():
-            if not self._rlock_slow():
+            if not self._read_lock_slow():
                 return b""
             s = self.state
         else:
             self.state = s + _RLOCK_REF
         try:
-            asked = self.rsize
-            if n < asked:
-                if n <= 0:
-                    if n < 0:
-                        raise ValueError("negative read size")
+            asked = self.rsize            # adaptive read size
+            if n < asked:                 # a small read, or any datagram read
+                asked = n if 0 < n <= READ_MAX and type(n) is int else _read_size(n)
+                if not asked:
                     return b""
-                asked = n
             pd = self.pd
             if s & DRAINED and not pd.hup:
-                code = pd.wait(MODE_READ)
-                streak = 0
+                code = pd.wait(MODE_READ)         # the drained-read shortcut
+                self.streak = 0
             else:
-                code = pd.prepare(MODE_READ)
-                streak = self.streak + 1
-                if streak > FAIR_READS:
-                    streak = 0
-                    gosched()
+                code = pd.prepare(MODE_READ)      # fairness: yield now and then
+                self.streak = self.streak + 1 if self.streak < FAIR_READS else _yield_turn()
             if code:
-                raise _poll_error(code)
-            sysfd = self.sysfd
-            while True:
-                try:
-                    # read(2), not sock.recv: os.read parses its arguments
-                    # without building a tuple, sock.recv does not.
-                    data = _sysread(sysfd, asked)
-                    break
-                except BlockingIOError:
-                    streak = 0
-                    code = pd.wait(MODE_READ)
-                    if code:
-                        raise _poll_error(code) from None
-            self.streak = streak
-            got = len(data)
-            if got < asked:
-                if not s & DRAINED:
-                    self.state |= self.drain_hint
-                if asked > READ_MIN and got <= asked >> 2 and asked == self.rsize:
-                    self.rsize = asked >> 1
-            else:
-                if s & DRAINED:
-                    self.state &= _NOT_DRAINED
-                if asked < n:
-                    self.rsize = asked << 1
+                raise self._poll_error(code, MODE_READ)
+            try:                          # speed trick: os.read parses no tuple
+                data = _sysread(self.sysfd, asked)
+            except BlockingIOError:
+                data = self._read_wait(asked)
+            if len(data) < asked:         # the common case needs no bookkeeping
+                if asked > READ_MIN or not s & DRAINED:
+                    self._after_short_read(s, asked, len(data))
+            elif s & DRAINED or asked < n:
+                self._after_full_read(s, asked, n)
             return data
-        finally:
+        finally:                          # speed trick: _read_unlock, inlined
             s = self.state - _RLOCK_REF
             self.state = s
-            if s & CLOSED or self.rq:
+            if s & CLOSED or self.read_waiters:
                 self._unlock_slow(RLOCK, s)
 
-    def read_into(self, buf, nbytes=0):
-        """Read into ``buf``; the number of bytes read, 0 at EOF.
+    def _after_short_read(self, s, asked, got):
+        """A read got less than it asked for: the queue is empty (DRAINED,
+        where the shortcut applies), and a request four times too big
+        halves the read size."""
+        if not s & DRAINED:
+            self.state |= self.drain_hint
+        if asked > READ_MIN and got <= asked >> 2 and asked == self.rsize:
+            self.rsize = asked >> 1
 
-        The steps of ``read`` (lock, drained-read shortcut, fairness, retry,
-        drained bookkeeping) spelled out again rather than shared through a
-        helper: both are hot paths, and a call per read costs more than the
-        repetition.  A change to one belongs in the other."""
-        s = self.state
+    def _after_full_read(self, s, asked, n):
+        """A read filled its request: more may be queued (not DRAINED), and
+        a request smaller than ``n`` doubles the read size."""
+        if s & DRAINED:
+            self.state &= _NOT_DRAINED
+        if asked < n:
+            self.rsize = asked << 1
+
+    def _read_wait(self, asked):
+        """FD.read's slow path: nothing to read, park until there is."""
+        self.streak = 0
+        pd = self.pd
+        while True:
+            code = pd.wait(MODE_READ)
+            if code:
+                raise self._poll_error(code, MODE_READ) from None
+            try:
+                return _sysread(self.sysfd, asked)
+            except BlockingIOError:
+                pass
+
+    def read_into(self, buf, nbytes=0):
+        """Read into ``buf``; the byte count, 0 at EOF.  Spells read's steps
+        out again (a shared call costs more): change both or neither."""
+        s = self.state                    # speed trick: _read_lock, inlined
         if s & _RBUSY or self.tid != get_ident():
-            if not self._rlock_slow():
+            if not self._read_lock_slow():
                 return 0
             s = self.state
         else:
@@ -188,55 +213,53 @@ class FD(FDMutex):
             want = nbytes or len(buf)
             if not want:
                 return 0
+            # read's steps again from here, on purpose (see the docstring).
             pd = self.pd
             if s & DRAINED and not pd.hup:
-                code = pd.wait(MODE_READ)
-                streak = 0
+                code = pd.wait(MODE_READ)         # the drained-read shortcut
+                self.streak = 0
             else:
-                code = pd.prepare(MODE_READ)
-                streak = self.streak + 1
-                if streak > FAIR_READS:
-                    streak = 0
-                    gosched()
+                code = pd.prepare(MODE_READ)      # fairness: yield now and then
+                self.streak = self.streak + 1 if self.streak < FAIR_READS else _yield_turn()
             if code:
-                raise _poll_error(code)
-            recv_into = self.sock.recv_into
-            while True:
-                try:
-                    got = recv_into(buf, nbytes)
-                    break
-                except BlockingIOError:
-                    streak = 0
-                    code = pd.wait(MODE_READ)
-                    if code:
-                        raise _poll_error(code) from None
-            self.streak = streak
+                raise self._poll_error(code, MODE_READ)
+            try:
+                got = self.sock.recv_into(buf, nbytes)
+            except BlockingIOError:
+                got = self._read_into_wait(buf, nbytes)
             if got < want:
                 if not s & DRAINED:
                     self.state |= self.drain_hint
             elif s & DRAINED:
                 self.state &= _NOT_DRAINED
             return got
-        finally:
+        finally:                          # speed trick: _read_unlock, inlined
             s = self.state - _RLOCK_REF
             self.state = s
-            if s & CLOSED or self.rq:
+            if s & CLOSED or self.read_waiters:
                 self._unlock_slow(RLOCK, s)
+
+    def _read_into_wait(self, buf, nbytes):
+        """FD.read_into's slow path: nothing to read, park until there is."""
+        self.streak = 0
+        return self._attempt_wait(MODE_READ, self.sock.recv_into, buf, nbytes)
 
     def recvfrom(self, n):
         """One datagram of up to ``n`` bytes and its sender's address."""
-        if not self._rlock():
+        if not 0 < n <= READ_MAX or type(n) is not int:
+            n = _read_size(n)
+        if not self._read_lock():
             return b"", None
         try:
             return self._attempt(MODE_READ, self.sock.recvfrom, n)
         finally:
-            self._runlock()
+            self._read_unlock()
 
     def accept(self):
         """A new connection: (fd number, address).  ECONNABORTED (the peer
         gave up while queued) is retried; EMFILE / ENFILE are raised and the
         listener stays usable."""
-        if not self._rlock():
+        if not self._read_lock():
             raise ClosedError()
         try:
             while True:
@@ -245,7 +268,7 @@ class FD(FDMutex):
                 except ConnectionAbortedError:
                     continue
         finally:
-            self._runlock()
+            self._read_unlock()
 
     # -- writes --------------------------------------------------------------
 
@@ -253,21 +276,22 @@ class FD(FDMutex):
         """Send all of ``data``, parking while the socket buffer is full.
         A deadline that passes meanwhile raises DeadlineExceededError with
         ``written`` set to the bytes already sent."""
-        s = self.state
+        s = self.state                    # speed trick: _write_lock, inlined
         if s & _WBUSY or self.tid != get_ident():
-            self._wlock_slow()
+            self._write_lock_slow()
         else:
             self.state = s + _WLOCK_REF
         try:
             pd = self.pd
-            # pd.prepare, inlined; a stale READY is left in place, as it
-            # costs at most one more send that finds the buffer full.
-            if pd.closing or pd.d[2] < 0:
-                raise _poll_error(pd.prepare(MODE_WRITE))
+            # Speed trick: pd.prepare inlined; a stale READY is left in
+            # place, as it costs at most one more send that finds the
+            # buffer full.
+            if pd.closing or pd.d[MODE_WRITE] < 0:
+                raise self._poll_error(pd.prepare(MODE_WRITE), MODE_WRITE)
             if type(data) is bytes:
                 total = len(data)
             else:
-                data = memoryview(data).cast("B")
+                data = _byte_view(data, "write")
                 total = data.nbytes
             if not total:
                 return 0
@@ -277,176 +301,192 @@ class FD(FDMutex):
                     return n
             except BlockingIOError:
                 n = 0
-            send = self.sock.send
-            view = memoryview(data)
-            while True:
-                try:
-                    n += send(view[n:], _MSG_NOSIGNAL)
-                    if n >= total:
-                        return n
-                except BlockingIOError:
-                    code = pd.wait(MODE_WRITE)
-                    if code:
-                        raise _poll_error(code, n) from None
-        finally:
+            except OSError as e:
+                e.written = 0
+                raise
+            return self._write_rest(data, n, total)
+        finally:                          # speed trick: _write_unlock, inlined
             s = self.state - _WLOCK_REF
             self.state = s
-            if s & CLOSED or self.wq:
+            if s & CLOSED or self.write_waiters:
                 self._unlock_slow(WLOCK, s)
+
+    def _write_rest(self, data, n, total):
+        """FD.write's slow path: the socket took ``n`` of ``total`` bytes;
+        send the rest, parking while its buffer is full."""
+        send = self.sock.send
+        view = memoryview(data)
+        pd = self.pd
+        while True:
+            try:
+                n += send(view[n:], _MSG_NOSIGNAL)
+                if n >= total:
+                    return n
+            except BlockingIOError:
+                code = pd.wait(MODE_WRITE)
+                if code:
+                    raise self._poll_error(code, MODE_WRITE, n) from None
+            except OSError as e:
+                # Go's Write returns (n, err): what the kernel took before
+                # it failed (ETIMEDOUT, ECONNRESET...).
+                e.written = n
+                raise
 
     def writev(self, buffers):
         """Send every buffer, in order, with sendmsg (one system call for up
         to IOV_MAX buffers when the socket has room)."""
-        s = self.state
-        if s & _WBUSY or self.tid != get_ident():
-            self._wlock_slow()
-        else:
-            self.state = s + _WLOCK_REF
+        if isinstance(buffers, (bytes, bytearray, memoryview, str)):
+            raise TypeError(
+                f"Conn.writev() takes a list of bytes-like objects, not one "
+                f"{type(buffers).__name__}; use write() for a single buffer")
+        bufs = []
+        for b in buffers:
+            m = b if isinstance(b, bytes) else _byte_view(b, "writev")
+            if len(m):
+                bufs.append(m)
+        self._write_lock()
         try:
-            pd = self.pd
-            code = pd.prepare(MODE_WRITE)
+            code = self.pd.prepare(MODE_WRITE)
             if code:
-                raise _poll_error(code)
-            bufs = []
-            for b in buffers:
-                m = memoryview(b).cast("B") if not isinstance(b, bytes) else b
-                if len(m):
-                    bufs.append(m)
-            sendmsg = self.sock.sendmsg
-            written = 0
-            i = 0
-            while i < len(bufs):
-                try:
-                    n = sendmsg(bufs[i:i + _IOV_MAX], (), _MSG_NOSIGNAL)
-                except BlockingIOError:
-                    code = pd.wait(MODE_WRITE)
-                    if code:
-                        raise _poll_error(code, written) from None
-                    continue
-                written += n
-                while n:
-                    k = len(bufs[i])
-                    if n >= k:
-                        n -= k
-                        i += 1
-                    else:
-                        bufs[i] = memoryview(bufs[i])[n:]
-                        n = 0
-            return written
+                raise self._poll_error(code, MODE_WRITE)
+            return self._sendmsg_all(bufs)
         finally:
-            s = self.state - _WLOCK_REF
-            self.state = s
-            if s & CLOSED or self.wq:
-                self._unlock_slow(WLOCK, s)
+            self._write_unlock()
+
+    def _sendmsg_all(self, bufs):
+        """writev's loop: sendmsg up to IOV_MAX buffers at a time, dropping
+        what went out, parking while the socket buffer is full."""
+        sendmsg = self.sock.sendmsg
+        written = 0
+        i = 0
+        while i < len(bufs):
+            try:
+                n = sendmsg(bufs[i:i + _IOV_MAX], (), _MSG_NOSIGNAL)
+            except BlockingIOError:
+                code = self.pd.wait(MODE_WRITE)
+                if code:
+                    raise self._poll_error(code, MODE_WRITE, written) from None
+                continue
+            except OSError as e:
+                e.written = written
+                raise
+            written += n
+            while n:
+                k = len(bufs[i])
+                if n >= k:
+                    n -= k
+                    i += 1
+                else:
+                    bufs[i] = memoryview(bufs[i])[n:]
+                    n = 0
+        return written
 
     def sendto(self, data, addr):
         """Send one datagram to ``addr`` (a socket address)."""
-        s = self.state
-        if s & _WBUSY or self.tid != get_ident():
-            self._wlock_slow()
-        else:
-            self.state = s + _WLOCK_REF
+        self._write_lock()
         try:
             return self._attempt(MODE_WRITE, self.sock.sendto, data, _MSG_NOSIGNAL, addr)
         finally:
-            s = self.state - _WLOCK_REF
-            self.state = s
-            if s & CLOSED or self.wq:
-                self._unlock_slow(WLOCK, s)
+            self._write_unlock()
 
     # -- connect (Go: netFD.connect) -------------------------------------------
 
     def connect(self, sockaddr, deadline=None):
         """Connect to ``sockaddr``, parking until the handshake completes
         or ``deadline`` (monotonic) passes."""
-        self._wlock_slow()
+        self._write_lock()
         try:
-            pd = self.pd
-            sock = self.sock
-            err = sock.connect_ex(sockaddr)
+            err = self.sock.connect_ex(sockaddr)
             if err in (0, errno.EISCONN):
                 return
             if err not in _CONNECTING:
                 raise OSError(err, _strerror(err))
+            pd = self.pd
             if deadline is not None:
                 pd.set_deadline(deadline, MODE_WRITE)
             try:
-                while True:
-                    code = pd.wait(MODE_WRITE)
-                    if code:
-                        raise _poll_error(code)
-                    err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                    if err in _CONNECTING:
-                        continue
-                    if err == errno.EISCONN:
-                        return
-                    if err:
-                        raise OSError(err, _strerror(err))
-                    # The poller can wake us spuriously (Go issues 14548,
-                    # 19289): connected only if there is a peer.
-                    try:
-                        sock.getpeername()
-                        return
-                    except OSError:
-                        continue
+                self._connect_wait()
             finally:
                 if deadline is not None and not self.state & CLOSED:
                     pd.set_deadline(None, MODE_WRITE)
         finally:
-            s = self.state - _WLOCK_REF
-            self.state = s
-            if s & CLOSED or self.wq:
-                self._unlock_slow(WLOCK, s)
+            self._write_unlock()
+
+    def _connect_wait(self):
+        """Park until a connect in progress completes or fails."""
+        sock = self.sock
+        while True:
+            code = self.pd.wait(MODE_WRITE)
+            if code:
+                raise self._poll_error(code, MODE_WRITE)
+            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err in _CONNECTING:
+                continue
+            if err == errno.EISCONN:
+                return
+            if err:
+                raise OSError(err, _strerror(err))
+            # The poller can wake us spuriously (Go issues 14548, 19289):
+            # connected only if there is a peer.
+            try:
+                sock.getpeername()
+                return
+            except OSError:
+                continue
 
     # -- everything else -----------------------------------------------------
 
     def set_deadline(self, t, mode):
         """Set the read (MODE_READ), write (MODE_WRITE) or both deadlines to
-        the monotonic time ``t`` (None: none).  It never parks, so unlike
-        Go it takes no reference: checking closed and the thread suffices
-        (servers renew a deadline per request)."""
+        the monotonic time ``t`` (None or inf: none; nan: ValueError).  It
+        never parks, so unlike Go it takes no reference: checking closed and
+        the thread suffices (servers renew a deadline per request)."""
         if self.state & CLOSED or self.tid != get_ident():
-            self._incref()          # raises ClosedError or RuntimeError
-            self._decref()
+            self._ref()             # raises ClosedError or RuntimeError
+            self._unref()
+        if t is not None:
+            if not t < _INF:            # inf or nan: one test for both
+                t = _infinite_deadline(t)
+            elif t < _monotonic() - FAR_PAST:
+                self.far_past = (mode, t, _monotonic() - t)
+            elif self.far_past is not None:
+                self._forget_far_past(mode)
+        elif self.far_past is not None:
+            self._forget_far_past(mode)
         self.pd.set_deadline(t, mode)
 
     def shutdown(self, how):
-        """shutdown(2); after SHUT_RD (or SHUT_RDWR) reads return EOF."""
-        self._incref()
+        """shutdown(2); after SHUT_RD (or SHUT_RDWR) reads return EOF.  A
+        failed shutdown changes nothing."""
+        self._ref()
         try:
+            self.sock.shutdown(how)
             if how != socket.SHUT_WR:
                 self.state |= RSHUT
-            self.sock.shutdown(how)
         finally:
-            self._decref()
+            self._unref()
 
     def setsockopt(self, level, opt, value):
-        self._incref()
-        try:
-            self.sock.setsockopt(level, opt, value)
-        finally:
-            self._decref()
+        self._with_ref("setsockopt", level, opt, value)
 
     def getsockopt(self, level, opt):
-        self._incref()
-        try:
-            return self.sock.getsockopt(level, opt)
-        finally:
-            self._decref()
+        return self._with_ref("getsockopt", level, opt)
 
     def getsockname(self):
-        self._incref()
-        try:
-            return self.sock.getsockname()
-        finally:
-            self._decref()
+        return self._with_ref("getsockname")
 
     def getpeername(self):
-        self._incref()
+        return self._with_ref("getpeername")
+
+    def _with_ref(self, method, *args):
+        """The socket's ``method`` called while holding a reference (Go:
+        incref / decref around a call that needs no lock); ClosedError
+        once closing."""
+        self._ref()
         try:
-            return self.sock.getpeername()
+            return getattr(self.sock, method)(*args)
         finally:
-            self._decref()
+            self._unref()
 
     def fileno(self):
         if self.state & CLOSED:
@@ -464,13 +504,76 @@ class FD(FDMutex):
         self._check_thread()
         if self.incref_and_close():
             self.pd.evict()
-            self._decref()
+            self._unref()
         if self.sock is not None and self.pd.rt.closed:
             # The runtime that would run the in-flight operations has stopped
             # (its run() returned, or this is a forked child): they will
             # never return, so close our descriptor now.
             self._destroy()
         self.wait_destroyed(self._destroyed)
+
+    # -- locks and references (Go: readLock, readUnlock, writeLock,
+    #    writeUnlock, incref, decref).  read, read_into and write inline the
+    #    uncontended paths of the first four, for speed.
+
+    def _read_lock(self):
+        """Take the read lock and a reference; False if the read side is
+        shut (the caller returns EOF); ClosedError or RuntimeError (wrong
+        thread) otherwise."""
+        s = self.state
+        if s & _RBUSY or self.tid != get_ident():
+            return self._read_lock_slow()
+        self.state = s + _RLOCK_REF
+        return True
+
+    def _read_lock_slow(self):
+        """Wrong thread, closed, read side shut (False) or contended (park)."""
+        self._check_thread()
+        s = self.state
+        if s & CLOSED:
+            raise ClosedError()
+        if s & RSHUT:
+            return False
+        if not self.rwlock(RLOCK):
+            raise ClosedError()
+        return True
+
+    def _read_unlock(self):
+        if self.rwunlock(RLOCK):
+            self._destroy()
+
+    def _write_lock(self):
+        """Take the write lock and a reference; ClosedError or RuntimeError."""
+        s = self.state
+        if s & _WBUSY or self.tid != get_ident():
+            self._write_lock_slow()
+        else:
+            self.state = s + _WLOCK_REF
+
+    def _write_lock_slow(self):
+        self._check_thread()
+        if not self.rwlock(WLOCK):
+            raise ClosedError()
+
+    def _write_unlock(self):
+        if self.rwunlock(WLOCK):
+            self._destroy()
+
+    def _unlock_slow(self, lock, s):
+        """The rest of an inlined unlock that found waiters or CLOSED."""
+        if self.after_unlock(lock, s):
+            self._destroy()
+
+    def _ref(self):
+        """A reference for an operation that needs no lock: ClosedError or
+        RuntimeError (wrong thread) where FDMutex.incref only says False."""
+        self._check_thread()
+        if not self.incref():
+            raise ClosedError()
+
+    def _unref(self):
+        if self.decref():
+            self._destroy()
 
     # -- internals -----------------------------------------------------------
 
@@ -479,17 +582,45 @@ class FD(FDMutex):
         try the call, and on EAGAIN park until ready and try again.  The
         caller holds the lock of ``mode``.  (read, read_into and write spell
         this loop out for speed, with their own additions.)"""
-        pd = self.pd
-        code = pd.prepare(mode)
+        code = self.pd.prepare(mode)
         if code:
-            raise _poll_error(code)
+            raise self._poll_error(code, mode)
+        try:
+            return call(*args)
+        except BlockingIOError:
+            return self._attempt_wait(mode, call, *args)
+
+    def _attempt_wait(self, mode, call, *args):
+        """After EAGAIN: park until ready for ``mode``, try again."""
+        pd = self.pd
         while True:
+            code = pd.wait(mode)
+            if code:
+                raise self._poll_error(code, mode) from None
             try:
                 return call(*args)
             except BlockingIOError:
-                code = pd.wait(mode)
-                if code:
-                    raise _poll_error(code) from None
+                pass
+
+    def _poll_error(self, code, mode, written=0):
+        """The exception for a PollDesc error code: ClosedError, or
+        DeadlineExceededError (with a hint if the deadline of ``mode`` was
+        set far in the past)."""
+        if code != POLL_ERR_TIMEOUT:
+            return ClosedError()
+        far = self.far_past
+        if far is not None and far[0] & mode:
+            _, t, ago = far
+            return DeadlineExceededError(
+                f"deadline {t:g} was {ago:.0f} s in the past (a deadline is a "
+                f"time.monotonic() value: {t:g} s from now is "
+                f"time.monotonic() + {t:g}): i/o timeout", written=written)
+        return DeadlineExceededError(written=written)
+
+    def _forget_far_past(self, mode):
+        modes, t, ago = self.far_past
+        modes &= ~mode
+        self.far_past = (modes, t, ago) if modes else None
 
     def _destroyed(self):
         return self.sock is None
@@ -513,52 +644,46 @@ class FD(FDMutex):
                 f"{self.tid} and cannot be used from thread {get_ident()}; "
                 f"use it only from the thread that created it")
 
-    def _rlock(self):
-        s = self.state
-        if s & _RBUSY or self.tid != get_ident():
-            return self._rlock_slow()
-        self.state = s + _RLOCK_REF
-        return True
-
-    def _rlock_slow(self):
-        """Slow path of the read lock: wrong thread, closed, read side shut
-        (False: the caller returns EOF) or contended (park)."""
-        self._check_thread()
-        s = self.state
-        if s & CLOSED:
-            raise ClosedError()
-        if s & RSHUT:
-            return False
-        if not self.rwlock(RLOCK):
-            raise ClosedError()
-        return True
-
-    def _wlock_slow(self):
-        self._check_thread()
-        if not self.rwlock(WLOCK):
-            raise ClosedError()
-
-    def _runlock(self):
-        s = self.state - _RLOCK_REF
-        self.state = s
-        if s & CLOSED or self.rq:
-            self._unlock_slow(RLOCK, s)
-
-    def _unlock_slow(self, lock, s):
-        q = self.rq if lock == RLOCK else self.wq
-        if q:
-            _ready_one(q)
-        if s & CLOSED and s < REF:
-            self._destroy()
-
-    def _incref(self):
-        self._check_thread()
-        if not self.incref():
-            raise ClosedError()
-
-    def _decref(self):
-        if self.decref():
-            self._destroy()
-
     def __repr__(self):
         return f"<FD {self.sysfd} state={self.state:#x}>"
+
+
+def _yield_turn():
+    """Fairness: a goroutine whose reads kept finding data lets the others
+    run (Go's scheduler would preempt it); its streak starts again."""
+    gosched()
+    return 0
+
+
+def _read_size(n):
+    """What a read of ``n`` bytes asks the kernel for when ``n`` is not a
+    plain positive int up to READ_MAX: 0 (return at once), READ_MAX, or
+    TypeError / ValueError raised at the call, before any parking."""
+    if type(n) is not int:
+        try:
+            n = n.__index__()
+        except (AttributeError, TypeError):
+            raise TypeError(f"Conn.read() takes an int size, not "
+                            f"{type(n).__name__}") from None
+    if n < 0:
+        raise ValueError(f"Conn.read() size must not be negative, not {n}")
+    return min(n, READ_MAX)
+
+
+def _byte_view(data, op):
+    """``data`` (any bytes-like object) as a memoryview of bytes;
+    TypeError naming the Conn method otherwise."""
+    try:
+        return memoryview(data).cast("B")
+    except TypeError:
+        hint = "; encode text first, e.g. s.encode()" if isinstance(data, str) else ""
+        raise TypeError(f"Conn.{op}() takes bytes (or bytearray, memoryview), "
+                        f"not {type(data).__name__}{hint}") from None
+
+
+def _infinite_deadline(t):
+    """A deadline that is not below inf: inf means none (None); nan is
+    refused."""
+    if isnan(t):
+        raise ValueError("deadline is nan: give a time.monotonic() value, "
+                         "or None for no deadline")

@@ -22,19 +22,22 @@ The uncontended paths are one bit test and one addition.
                         close() holds one while it evicts
 
 Waiters are not counted in the word (Go counts them in bits 20.. and 43..
-and sleeps on semaphores); they queue in ``rq`` / ``wq``, FIFO, as parked
-goroutines::
+and sleeps on semaphores); they queue in ``read_waiters`` / ``write_waiters``,
+FIFO, as parked goroutines::
 
-    rwlock(read) ──free──▶ holds lock + 1 ref ──rwunlock──▶ wakes rq[0]
-         │                                                      │
-         └──taken──▶ parked in rq ◀── (lock taken again: back ──┘
-                          │            to the head of rq)
+    rwlock(read) ──free──▶ holds lock + 1 ref ──rwunlock──▶ wakes the first
+         │                                                   read waiter
+         └──taken──▶ parked in read_waiters ◀── (lock taken again: │
+                          │                back to the head) ──────┘
                           └── close(): woken, sees CLOSED, fails
 
 When the last reference goes away after CLOSED, ``decref`` / ``rwunlock``
 return True and the caller (FD) destroys the descriptor: unregisters it from
 the poller and closes it, then wakes the goroutines waiting in ``close``
-(``cq``).
+(``close_waiters``).
+
+``incref`` / ``rwlock`` only *report* failure (False); the FD's wrappers
+(``FD._ref``, ``FD._read_lock``...) turn it into ClosedError.
 """
 
 from greenlet import getcurrent
@@ -50,13 +53,14 @@ REF = 32
 
 
 class FDMutex:
-    __slots__ = ("state", "rq", "wq", "cq")
+    __slots__ = ("state", "read_waiters", "write_waiters", "close_waiters")
 
     def __init__(self):
         self.state = 0
-        self.rq = None      # goroutines waiting for the read lock (a list)
-        self.wq = None      # goroutines waiting for the write lock
-        self.cq = None      # goroutines waiting in close() for destruction
+        # Parked goroutines, FIFO lists created on first contention.
+        self.read_waiters = None      # for the read lock
+        self.write_waiters = None     # for the write lock
+        self.close_waiters = None     # in close(), for destruction
 
     # -- references (Go: incref / decref) ------------------------------------
 
@@ -84,7 +88,7 @@ class FDMutex:
         if s & CLOSED:
             return False
         self.state = (s | CLOSED) + REF
-        for q in (self.rq, self.wq):
+        for q in (self.read_waiters, self.write_waiters):
             if q:
                 _ready_all(q)
         return True
@@ -106,20 +110,26 @@ class FDMutex:
         destroy the descriptor."""
         s = self.state - lock - REF
         self.state = s
-        q = self.rq if lock == RLOCK else self.wq
+        return self.after_unlock(lock, s)
+
+    def after_unlock(self, lock, s):
+        """The second half of ``rwunlock``, once ``state`` is ``s``: hand
+        ``lock`` to the next waiter; True if the caller must destroy the
+        descriptor.  (FD's read and write inline the first half.)"""
+        q = self.read_waiters if lock == RLOCK else self.write_waiters
         if q:
             _ready_one(q)
         return bool(s & CLOSED) and s < REF
 
     def _lock_slow(self, lock):
         if lock == RLOCK:
-            if self.rq is None:
-                self.rq = []
-            q = self.rq
+            if self.read_waiters is None:
+                self.read_waiters = []
+            q = self.read_waiters
         else:
-            if self.wq is None:
-                self.wq = []
-            q = self.wq
+            if self.write_waiters is None:
+                self.write_waiters = []
+            q = self.write_waiters
         me = getcurrent()
         first = True
         while True:
@@ -154,20 +164,20 @@ class FDMutex:
         when it destroys the descriptor."""
         if destroyed():
             return
-        if self.cq is None:
-            self.cq = []
+        if self.close_waiters is None:
+            self.close_waiters = []
         me = getcurrent()
-        self.cq.append(me)
+        self.close_waiters.append(me)
         try:
             while not destroyed():
                 _park("fd close")
         finally:
-            if me in self.cq:
-                self.cq.remove(me)
+            if me in self.close_waiters:
+                self.close_waiters.remove(me)
 
     def wake_closers(self):
-        if self.cq:
-            _ready_all(self.cq)
+        if self.close_waiters:
+            _ready_all(self.close_waiters)
 
 
 def _park(reason):
@@ -175,10 +185,11 @@ def _park(reason):
 
 
 def _ready_one(q):
-    get_runtime().runq.append(q.pop(0))
+    get_runtime().ready(q.pop(0))
 
 
 def _ready_all(q):
-    runq = get_runtime().runq
-    runq.extend(q)
+    ready = get_runtime().ready
+    for g in q:
+        ready(g)
     q.clear()

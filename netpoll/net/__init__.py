@@ -6,7 +6,7 @@
 ``listen`` / ``dial`` / ``listen_packet`` build a socket, an ``FD``
 (netpoll.internal) and a Conn, Listener or PacketConn around it.  Blocking
 calls park the calling goroutine; deadlines, closing and errors follow Go
-(see SPEC.md, "Network", "Deadlines", "Closing", "Errors").
+(see docs/reference.md, "Network", "Deadlines", "Closing", "Errors").
 """
 
 from ..errors import ClosedError, DeadlineExceededError

@@ -28,7 +28,11 @@ NETWORKS = {
 def parse_network(network, allowed):
     """Validate ``network`` against the names ``allowed`` for an operation."""
     if network not in NETWORKS:
-        raise ValueError(f"unknown network {network!r}".replace("'", '"'))
+        hint = ""
+        if isinstance(network, str) and network.strip().lower() in allowed:
+            hint = f' (did you mean "{network.strip().lower()}"?)'
+        raise ValueError(f'unknown network "{network}"{hint}: valid networks '
+                         f'here are {", ".join(allowed)}')
     if network not in allowed:
         raise ValueError(f"network {network!r} not supported here "
                          f"(use one of {', '.join(allowed)})".replace("'", '"'))
@@ -203,7 +207,22 @@ def split_address(address, network):
         raise TypeError(f"address must be a str or a (host, port) tuple, "
                         f"not {type(address).__name__}")
     host, port = split_host_port(address)
+    if "%" in host:
+        host = _numeric_zone(host, address)
     return host, parse_port(port, network, address)
+
+
+def _numeric_zone(host, where):
+    """``fe80::1%eth0`` -> ``fe80::1%2``: the socket module parses a zone
+    given as an interface index only; Go accepts names too."""
+    base, zone = host.split("%", 1)
+    if zone.isdigit() or ip_family(base) != _AF_INET6:
+        return host
+    try:
+        return f"{base}%{socket.if_nametoindex(zone)}"
+    except OSError:
+        raise ValueError(f"address {where}: no such network interface "
+                         f"{zone!r}") from None
 
 
 def unix_path(address):

@@ -8,6 +8,8 @@ naming the operation and both addresses.  Addresses are looked up lazily
 idle connection costs a Conn, an FD, a socket object and a PollDesc.
 """
 
+import errno
+import math
 import socket
 import struct
 
@@ -24,25 +26,32 @@ _ADDR_CLASS = {
     "unix": UnixAddr, "unixgram": UnixAddr,
 }
 
+# What the socket module returns for an address, before conversion.
+_RAW_ADDRS = (tuple, str, bytes)
+
 # Keep-alive as Go sets it on dialed and accepted TCP connections.
 KEEPALIVE_PERIOD = 15
+KEEPALIVE_COUNT = 9           # Go 1.23's default probe count (Linux's too)
 
 
 class Conn:
     """A stream (or connected datagram) connection."""
 
-    __slots__ = ("fd", "net", "_la", "_ra")
+    __slots__ = ("fd", "net", "_laddr", "_raddr")
 
     def __init__(self, fd, net, laddr=None, raddr=None):
         self.fd = fd
         self.net = net
-        self._la = laddr      # an address object, a raw socket address, or None
-        self._ra = raddr
+        # Each an address object, a raw socket address (converted on first
+        # use), or None (looked up on first use).
+        self._laddr = laddr
+        self._raddr = raddr
 
     # -- I/O -----------------------------------------------------------------
 
     def read(self, n=65536):
-        """Up to ``n`` bytes as soon as any are available; b"" at EOF."""
+        """Up to ``n`` bytes as soon as any are available; b"" at EOF.
+        TypeError for a size that is not an int, at the call."""
         try:
             return self.fd.read(n)
         except OSError as e:
@@ -56,8 +65,8 @@ class Conn:
             raise self._error("read", e) from None
 
     def write(self, data):
-        """Send all of ``data`` (parking while the peer is slow); returns
-        its length."""
+        """Send all of ``data``, a bytes-like object (parking while the peer
+        is slow); returns its length.  TypeError for text, at the call."""
         try:
             return self.fd.write(data)
         except OSError as e:
@@ -77,9 +86,9 @@ class Conn:
         """Close the connection, waking blocked operations with ClosedError.
         Idempotent; returns once the descriptor is closed."""
         fd = self.fd
-        if self._la is None and not fd.closed:
+        if self._laddr is None and not fd.closed:
             try:
-                self._la = fd.getsockname()
+                self._laddr = fd.getsockname()
             except OSError:
                 pass
         try:
@@ -110,29 +119,35 @@ class Conn:
 
     # -- addresses -------------------------------------------------------------
 
+    # local_addr and remote_addr: the same lazy conversion of one address
+    # each (a property per address, as Go's LocalAddr / RemoteAddr).
+
     @property
     def local_addr(self):
-        a = self._la
-        if a is None or type(a) in (tuple, str, bytes):
-            if a is None:
-                try:
-                    a = self.fd.getsockname()
-                except OSError as e:
-                    raise self._error("getsockname", e) from None
-            a = self._la = to_addr(_ADDR_CLASS[self.net], a, self.net)
+        a = self._laddr
+        if a is None or type(a) in _RAW_ADDRS:
+            a = self._laddr = self._address(a, True)
         return a
 
     @property
     def remote_addr(self):
-        a = self._ra
-        if a is None or type(a) in (tuple, str, bytes):
-            if a is None:
-                try:
-                    a = self.fd.getpeername()
-                except OSError:
-                    return None
-            a = self._ra = to_addr(_ADDR_CLASS[self.net], a, self.net)
+        """The peer's address; None if the socket is not connected."""
+        a = self._raddr
+        if a is None or type(a) in _RAW_ADDRS:
+            a = self._raddr = self._address(a, False)
         return a
+
+    def _address(self, a, local):
+        """The address object for the raw socket address ``a``, looked up
+        first if ``a`` is None (None for the peer of an unconnected socket)."""
+        if a is None:
+            try:
+                a = self.fd.getsockname() if local else self.fd.getpeername()
+            except OSError as e:
+                if not local:
+                    return None
+                raise self._error("getsockname", e) from None
+        return to_addr(_ADDR_CLASS[self.net], a, self.net)
 
     def fileno(self):
         try:
@@ -143,21 +158,24 @@ class Conn:
     # -- deadlines and options -----------------------------------------------
 
     def set_deadline(self, t):
-        """Read and write deadline: a time.monotonic() value, None for none."""
+        """Read and write deadline: a time.monotonic() value (a point in
+        time, not a duration: ``time.monotonic() + 5``); None or inf for
+        none; ValueError for nan."""
         self._set_deadline(t, _BOTH)
 
     def set_read_deadline(self, t):
+        """The read deadline (as ``set_deadline``)."""
         self._set_deadline(t, MODE_READ)
 
     def set_write_deadline(self, t):
+        """The write deadline (as ``set_deadline``)."""
         self._set_deadline(t, MODE_WRITE)
 
     def _set_deadline(self, t, mode):
         # The float test first: a deadline is nearly always a float, and
         # servers set one per request; isinstance costs more.
-        if t is not None and type(t) is not float and not isinstance(t, (int, float)):
-            raise TypeError(f"deadline must be a time.monotonic() value or None, "
-                            f"not {type(t).__name__}")
+        if t is not None and type(t) is not float:
+            check_deadline_type(t)
         try:
             self.fd.set_deadline(t, mode)
         except OSError as e:
@@ -227,11 +245,79 @@ class TCPConn(Conn):
             value = struct.pack("ii", 1, int(seconds))
         self._setsockopt(_SOL_SOCKET, socket.SO_LINGER, value)
 
+    def set_keepalive_config(self, idle=None, interval=None, count=None, *, enable=True):
+        """Keep-alive as Go 1.23's SetKeepAliveConfig: after ``idle`` seconds
+        without traffic the kernel probes the peer every ``interval``
+        seconds, and after ``count`` unanswered probes drops the connection:
+        a read or write parked on it fails with TimeoutError (ETIMEDOUT,
+        ``read tcp A->B: connection timed out``) about
+        idle + interval * count seconds after the peer vanished.
+
+        None or 0 (Go's zero value) means Go's default: 15 s, 15 s, 9 probes;
+        a negative value leaves the OS's setting as it is (Go does the
+        same).  Seconds round up to whole seconds.  ``enable=False`` turns
+        keep-alive off (Go's ``Enable``).  A setting the OS has no option
+        for raises OSError (ENOPROTOOPT) when given, and is skipped when
+        left to its default."""
+        settings = [(_keepalive_value("idle", idle, KEEPALIVE_PERIOD, True), idle,
+                     _KEEPIDLE, "idle"),
+                    (_keepalive_value("interval", interval, KEEPALIVE_PERIOD, True), interval,
+                     _KEEPINTVL, "interval"),
+                    (_keepalive_value("count", count, KEEPALIVE_COUNT, False), count,
+                     _KEEPCNT, "count")]
+        self._setsockopt(_SOL_SOCKET, socket.SO_KEEPALIVE, 1 if enable else 0)
+        if not enable:
+            return
+        for value, given, opt, name in settings:
+            if value is None:
+                continue                          # negative: leave it as it is
+            if opt is None:
+                if not given:
+                    continue                      # a default the OS has no option for
+                raise self._error("set", OSError(
+                    errno.ENOPROTOOPT, f"keep-alive {name} is not supported on this OS"))
+            self._setsockopt(_IPPROTO_TCP, opt, value)
+
+    def set_user_timeout(self, seconds):
+        """TCP_USER_TIMEOUT (Linux): how long sent data may stay
+        unacknowledged, or the peer's closed window unprobed, before the
+        kernel drops the connection; a parked write (or read) then fails
+        with TimeoutError (ETIMEDOUT, ``write tcp A->B: connection timed
+        out``).  Without it the kernel retransmits for about 15 minutes
+        (``tcp_retries2``).  It bounds keep-alive too: once set, keep-alive
+        gives up when the peer has been silent that long and a probe went
+        unanswered, whatever the count.  0 or None: the kernel's default.
+        Rounded up to whole milliseconds; OSError (ENOPROTOOPT) where the
+        OS has no TCP_USER_TIMEOUT."""
+        if seconds is None:
+            millis = 0
+        else:
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+                raise TypeError(f"user timeout must be a number of seconds, "
+                                f"not {type(seconds).__name__}")
+            if math.isnan(seconds):
+                raise ValueError("user timeout is nan")
+            if seconds < 0:
+                raise ValueError(f"user timeout must be >= 0 seconds, not {seconds!r}")
+            # inf (or anything past the kernel's int): as long as it goes
+            millis = _INT_MAX if seconds * 1000 >= _INT_MAX else math.ceil(seconds * 1000)
+        if _USER_TIMEOUT is None:
+            raise self._error("set", OSError(
+                errno.ENOPROTOOPT, "TCP_USER_TIMEOUT is not supported on this OS (Linux only)"))
+        self._setsockopt(_IPPROTO_TCP, _USER_TIMEOUT, millis)
+
 
 class UnixConn(Conn):
     """A Unix domain stream connection."""
 
     __slots__ = ()
+
+
+def check_deadline_type(t):
+    """TypeError unless ``t`` is a number (a time.monotonic() value)."""
+    if not isinstance(t, (int, float)) or isinstance(t, bool):
+        raise TypeError(f"deadline must be a time.monotonic() value or None, "
+                        f"not {type(t).__name__}")
 
 
 def setup_tcp(fd):
@@ -248,3 +334,24 @@ def setup_tcp(fd):
 
 _KEEPIDLE = getattr(socket, "TCP_KEEPIDLE", getattr(socket, "TCP_KEEPALIVE", None))
 _KEEPINTVL = getattr(socket, "TCP_KEEPINTVL", None)
+_KEEPCNT = getattr(socket, "TCP_KEEPCNT", None)
+_USER_TIMEOUT = getattr(socket, "TCP_USER_TIMEOUT", None)
+_INT_MAX = 2**31 - 1          # socket options are C ints
+
+
+def _keepalive_value(name, value, default, seconds):
+    """A keep-alive setting as the kernel takes it: Go's default for None
+    or 0, None (leave it) for a negative value, whole seconds rounded up."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float) if seconds else int):
+        kind = "a number of seconds" if seconds else "an int"
+        raise TypeError(f"keep-alive {name} must be {kind}, not {type(value).__name__}")
+    if math.isnan(value):
+        raise ValueError(f"keep-alive {name} is nan")
+    if value == 0:
+        return default
+    if value < 0:
+        return None
+    # Beyond a C int (inf included) the kernel's range check answers EINVAL.
+    return _INT_MAX if value >= _INT_MAX else math.ceil(value)

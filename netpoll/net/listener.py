@@ -13,7 +13,7 @@ from _socket import socket as _rawsocket
 from ..internal.fd import FD
 from ..poller import MODE_READ
 from .addr import TCPAddr, UnixAddr, to_addr
-from .conn import TCPConn, UnixConn, setup_tcp
+from .conn import TCPConn, UnixConn, check_deadline_type, setup_tcp
 from .errors import op_error
 
 
@@ -79,10 +79,10 @@ class Listener:
         return self._addr
 
     def set_deadline(self, t):
-        """Deadline for ``accept``: a time.monotonic() value, None for none."""
-        if t is not None and not isinstance(t, (int, float)):
-            raise TypeError(f"deadline must be a time.monotonic() value or None, "
-                            f"not {type(t).__name__}")
+        """Deadline for ``accept``: a time.monotonic() value, None (or inf)
+        for none; ValueError for nan."""
+        if t is not None:
+            check_deadline_type(t)
         try:
             self.fd.set_deadline(t, MODE_READ)
         except OSError as e:

@@ -22,8 +22,19 @@ MODE_READ = 1
 MODE_WRITE = 2
 # Passed to netpollready with MODE_READ when the kernel reported hang-up or
 # an error (EPOLLRDHUP/HUP/ERR, EV_EOF): EOF or an error is pending and no
-# further edge will announce it.
+# further edge will announce it; or urgent data (EPOLLPRI): a read stops
+# short at its mark with data still queued.  Either way a short read no
+# longer proves the receive queue empty (PollDesc.hup, FD's drained-read
+# shortcut).
 MODE_HUP = 4
+
+
+# The longest a poller waits in one call, in seconds: every backend clamps
+# a longer timeout (a far-future deadline, inf) to it and the scheduler
+# simply waits again.  epoll_wait and poll take an int of milliseconds
+# (about 24.8 days at most) and select and kqueue a timeval / timespec that
+# CPython refuses past about 292 years; Go caps its wait at 1e9 ms too.
+MAX_WAIT = 1e6
 
 
 class Poller(Protocol):
@@ -65,7 +76,8 @@ class Poller(Protocol):
 
     def wait(self, timeout: Optional[float]) -> None:
         """Block until a descriptor is ready, ``timeout`` seconds pass
-        (None: no limit; 0: do not block) or ``wakeup`` is called (Go:
+        (None: no limit; 0: do not block; more than MAX_WAIT, inf included:
+        MAX_WAIT) or ``wakeup`` is called (Go:
         netpoll(delay)).  Calls ``pd.netpollready(mode)`` for each ready
         descriptor before returning, and nothing else: no goroutine runs
         inside ``wait``."""
@@ -116,7 +128,7 @@ def resolve(name=None):
     if key not in VALID_NAMES:
         raise ValueError(
             f"unknown poller {name!r}: valid pollers are "
-            f"{', '.join(VALID_NAMES)}")
+            f"{', '.join(_AVAILABLE + ('auto',))}")
     if key not in _AVAILABLE:
         raise ValueError(
             f"poller {key!r} is not available on this OS: available pollers "

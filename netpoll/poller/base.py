@@ -7,7 +7,7 @@ from .wakeup import Wakeup
 
 
 class PollerBase:
-    edge_triggered = True
+    edge_triggered = True       # epoll and kqueue; poll and select say False
 
     def __init__(self):
         self._pds = {}

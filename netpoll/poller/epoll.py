@@ -2,9 +2,10 @@
 
 Facts about epoll this backend relies on:
 
-* A descriptor is registered once, with EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET,
-  when it is opened, and deleted once before it is closed: no epoll_ctl per
-  read or write.  That is why ``ctl`` grows by two per descriptor life.
+* A descriptor is registered once, with
+  EPOLLIN|EPOLLPRI|EPOLLOUT|EPOLLRDHUP|EPOLLET, when it is opened, and
+  deleted once before it is closed: no epoll_ctl per read or write.  That
+  is why ``ctl`` grows by two per descriptor life.
 * Edge-triggered means epoll reports a *change* to readable or writable, once.
   A goroutine that reads until EAGAIN and then parks will be woken by the
   next edge; an edge with no waiter is latched in the PollDesc so the next
@@ -12,8 +13,14 @@ Facts about epoll this backend relies on:
 * EPOLLHUP and EPOLLERR are reported whether asked for or not, and wake both
   directions: the retried system call then reports EOF or the socket error.
   EPOLLRDHUP (peer shut down its write side) wakes readers, who read EOF.
+* EPOLLPRI (urgent data: TCP's MSG_OOB, AF_UNIX's on Linux >= 5.15) wakes
+  readers too, and is reported with MODE_HUP: a read stops short at the
+  urgent mark while data is still queued after it, so the FD's drained-read
+  shortcut is no longer safe for this descriptor.
 * epoll_wait's timeout is in milliseconds; CPython rounds a float timeout up,
-  so a wait never returns before the timer it waits for is due.
+  so a wait never returns before the timer it waits for is due.  A longer
+  timeout than MAX_WAIT (which CPython would refuse with OverflowError past
+  about 24.8 days) waits MAX_WAIT.
 * Python's binding carries only the descriptor number as epoll's user data
   (Go stores a tagged pointer to the pollDesc).  The fd → PollDesc table is
   the tag here; it cannot go stale because a descriptor is deleted from epoll
@@ -23,20 +30,22 @@ Facts about epoll this backend relies on:
 
 import select
 
-from . import MODE_HUP, MODE_READ, MODE_WRITE
+from . import MAX_WAIT, MODE_HUP, MODE_READ, MODE_WRITE
 from .base import PollerBase
 
 _EPOLLIN = select.EPOLLIN
+_EPOLLPRI = select.EPOLLPRI
 _EPOLLOUT = select.EPOLLOUT
 _EPOLLRDHUP = getattr(select, "EPOLLRDHUP", 0x2000)
 _EPOLLHUP = select.EPOLLHUP
 _EPOLLERR = select.EPOLLERR
 _EPOLLET = select.EPOLLET
 
-_REGISTER = _EPOLLIN | _EPOLLOUT | _EPOLLRDHUP | _EPOLLET
-_READ_EVENTS = _EPOLLIN | _EPOLLRDHUP | _EPOLLHUP | _EPOLLERR
+_REGISTER = _EPOLLIN | _EPOLLPRI | _EPOLLOUT | _EPOLLRDHUP | _EPOLLET
+_READ_EVENTS = _EPOLLIN | _EPOLLPRI | _EPOLLRDHUP | _EPOLLHUP | _EPOLLERR
 _WRITE_EVENTS = _EPOLLOUT | _EPOLLHUP | _EPOLLERR
-_HUP_EVENTS = _EPOLLRDHUP | _EPOLLHUP | _EPOLLERR
+# Events after which a short read no longer means "queue empty".
+_HUP_EVENTS = _EPOLLPRI | _EPOLLRDHUP | _EPOLLHUP | _EPOLLERR
 
 
 def _modes(ev):
@@ -54,7 +63,7 @@ def _modes(ev):
 # epoll reports only the events registered (_REGISTER) plus EPOLLERR and
 # EPOLLHUP: a table of every combination turns the events of a wake-up
 # into modes with one dict lookup each.
-_EVENT_BITS = (_EPOLLIN, _EPOLLOUT, _EPOLLRDHUP, _EPOLLHUP, _EPOLLERR)
+_EVENT_BITS = (_EPOLLIN, _EPOLLPRI, _EPOLLOUT, _EPOLLRDHUP, _EPOLLHUP, _EPOLLERR)
 _MODES = {}
 for _i in range(1 << len(_EVENT_BITS)):
     _ev = sum(bit for k, bit in enumerate(_EVENT_BITS) if _i >> k & 1)
@@ -64,7 +73,6 @@ del _i, _ev
 
 class EpollPoller(PollerBase):
     name = "epoll"
-    edge_triggered = True
 
     def __init__(self):
         super().__init__()
@@ -96,7 +104,9 @@ class EpollPoller(PollerBase):
     def wait(self, timeout):
         self.polls += 1
         try:
-            ready = self._ep.poll(-1 if timeout is None else timeout)
+            # Speed trick: a conditional, not min(), on this per-wait path.
+            ready = self._ep.poll(-1 if timeout is None else
+                                  timeout if timeout < MAX_WAIT else MAX_WAIT)
         except InterruptedError:
             return
         pds = self._pds

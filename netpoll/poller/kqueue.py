@@ -9,14 +9,20 @@ the fd → PollDesc table honest).
 """
 
 import select
+import sys
 
-from . import MODE_HUP, MODE_READ, MODE_WRITE
+from . import MAX_WAIT, MODE_HUP, MODE_READ, MODE_WRITE
 from .base import PollerBase
+
+# macOS flags a read event EV_OOBAND (its EV_FLAG1) when urgent data is
+# queued: a read then stops short at the mark with data after it, so, as
+# epoll's EPOLLPRI, it is reported with MODE_HUP (no drained-read shortcut).
+# Other BSDs have no such flag.  Untested (the suite runs on Linux).
+_EV_OOBAND = getattr(select, "KQ_EV_FLAG1", 0) if sys.platform == "darwin" else 0
 
 
 class KqueuePoller(PollerBase):
     name = "kqueue"
-    edge_triggered = True
 
     def __init__(self):
         super().__init__()
@@ -43,7 +49,8 @@ class KqueuePoller(PollerBase):
     def wait(self, timeout):
         self.polls += 1
         try:
-            ready = self._kq.control(None, 1024, timeout)
+            ready = self._kq.control(None, 1024, timeout if timeout is None or
+                                     timeout < MAX_WAIT else MAX_WAIT)
         except InterruptedError:
             return
         pds = self._pds
@@ -58,6 +65,8 @@ class KqueuePoller(PollerBase):
             mode = MODE_READ if kev.filter == select.KQ_FILTER_READ else MODE_WRITE
             if kev.flags & (select.KQ_EV_EOF | select.KQ_EV_ERROR):
                 mode |= MODE_HUP | (MODE_READ if mode == MODE_WRITE else 0)
+            elif kev.flags & _EV_OOBAND and mode == MODE_READ:
+                mode |= MODE_HUP        # urgent data: see _EV_OOBAND
             n += 1
             pd.netpollready(mode)
         self.events += n

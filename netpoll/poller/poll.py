@@ -14,8 +14,12 @@ no system call happens until ``poll()``, so ``ctl`` stays 0.
 
 import select
 
-from . import MODE_READ, MODE_WRITE
+from . import MAX_WAIT, MODE_READ, MODE_WRITE
 from .base import PollerBase
+
+# Bound at import (netpoll.patch() imports this module before it replaces
+# select.poll; see select.py).
+_new_poll = select.poll
 
 _POLLIN = select.POLLIN
 _POLLOUT = select.POLLOUT
@@ -30,7 +34,7 @@ class PollPoller(PollerBase):
 
     def __init__(self):
         super().__init__()
-        self._poll = select.poll()
+        self._poll = _new_poll()
         self._armed = {}         # fd -> MODE_READ|MODE_WRITE bits watched
         self._poll.register(self._wakeup.fd, _POLLIN)
 
@@ -66,9 +70,11 @@ class PollPoller(PollerBase):
 
     def wait(self, timeout):
         self.polls += 1
-        # poll() takes milliseconds; CPython rounds a float up.
+        # poll() takes milliseconds (an int: MAX_WAIT at most); CPython
+        # rounds a float up.
         try:
-            ready = self._poll.poll(None if timeout is None else timeout * 1000.0)
+            ready = self._poll.poll(None if timeout is None else
+                                    timeout * 1000.0 if timeout < MAX_WAIT else MAX_WAIT * 1000.0)
         except InterruptedError:
             return
         pds = self._pds

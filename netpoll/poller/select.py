@@ -4,18 +4,31 @@ select passes three bitmaps of FD_SETSIZE (1024) bits on every call: the
 kernel scans every bit up to the highest descriptor given, and a descriptor
 numbered 1024 or more cannot be represented at all.  ``arm`` therefore
 refuses such a descriptor with an OSError that names the limit, instead of
-letting select fail or hang.  Like poll, a descriptor is watched only while a
-goroutine is parked on it; ``ctl`` stays 0 since nothing is registered with
-the kernel between calls.
+letting select fail or hang, and so does creating the poller when its own
+wake-up descriptor is past the limit (the runtime cannot start).  Like
+poll, a descriptor is watched only while a goroutine is parked on it;
+``ctl`` stays 0 since nothing is registered with the kernel between calls.
 """
 
 import errno
 import select
 
-from . import MODE_READ, MODE_WRITE
+from . import MAX_WAIT, MODE_READ, MODE_WRITE
 from .base import PollerBase
 
+# Bound at import (netpoll.patch() imports this module before it replaces
+# select.select): this backend runs in the scheduler and must never park.
+_select = select.select
+
 FD_SETSIZE = 1024
+
+
+def _too_big(what):
+    return OSError(
+        errno.EINVAL,
+        f"the select poller cannot watch {what}: select() only "
+        f"handles descriptors below FD_SETSIZE ({FD_SETSIZE}); use the "
+        f"epoll or poll poller (NETPOLL_POLLER=epoll)")
 
 
 class SelectPoller(PollerBase):
@@ -24,7 +37,13 @@ class SelectPoller(PollerBase):
 
     def __init__(self):
         super().__init__()
-        self._rset = {self._wakeup.fd}
+        wfd = self._wakeup.fd
+        if wfd >= FD_SETSIZE:
+            # The runtime's own wake-up descriptor is watched on every wait:
+            # fail once, here, rather than at every park.
+            self._wakeup.close()
+            raise _too_big(f"its own wake-up descriptor {wfd}")
+        self._rset = {wfd}
         self._wset = set()
 
     def open(self, fd, pd):
@@ -37,11 +56,7 @@ class SelectPoller(PollerBase):
 
     def arm(self, fd, mode):
         if fd >= FD_SETSIZE:
-            raise OSError(
-                errno.EINVAL,
-                f"the select poller cannot watch descriptor {fd}: select() "
-                f"only handles descriptors below FD_SETSIZE ({FD_SETSIZE}); "
-                f"use the epoll or poll poller (NETPOLL_POLLER=epoll)")
+            raise _too_big(f"descriptor {fd}")
         if mode & MODE_READ:
             self._rset.add(fd)
         if mode & MODE_WRITE:
@@ -57,7 +72,8 @@ class SelectPoller(PollerBase):
         self.polls += 1
         rset, wset = self._rset, self._wset
         try:
-            r, w, _ = select.select(rset, wset, (), timeout)
+            r, w, _ = _select(rset, wset, (), timeout if timeout is None or
+                              timeout < MAX_WAIT else MAX_WAIT)
         except InterruptedError:
             return
         pds = self._pds

@@ -8,6 +8,7 @@ import pytest
 import netpoll
 from netpoll import demo
 from netpoll.demo import orchestrate, report
+
 from support import PYTHON, ROOT
 
 POLLERS = [p for p in ("select", "poll", "epoll") if p in netpoll.pollers()]
