@@ -17,6 +17,7 @@ traceback on stderr, as Go prints a panic) and kept for ``join``; it does
 not stop the runtime.
 """
 
+import os
 import sys
 import traceback
 from inspect import CO_ASYNC_GENERATOR, CO_COROUTINE
@@ -253,6 +254,18 @@ def check_function(api, fn):
         raise TypeError(
             f"{api}() runs plain functions; {getattr(fn, '__qualname__', fn)!r} is an "
             "async function (netpoll has no event loop: write it without async/await)")
+
+
+def where(g):
+    """' at file:line in fn' for the innermost frame outside netpoll."""
+    frame = g.frame if isinstance(g, Goroutine) else getattr(g, "gr_frame", None)
+    pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    while frame is not None:
+        fname = frame.f_code.co_filename
+        if not os.path.abspath(fname).startswith(pkg):
+            return f" at {fname}:{frame.f_lineno} in {frame.f_code.co_name}"
+        frame = frame.f_back
+    return ""
 
 
 def _print_uncaught(g, exc):

@@ -36,6 +36,8 @@ from ..errors import DeadlockError
 from ..poller import new_poller, resolve
 from . import fork, signals
 from .goroutine import Goroutine, GoroutineExit, Worker, check_function
+from .goroutine import where as _where
+from .local import _local  # noqa: F401  (re-exported: netpoll.patch reads it)
 from .local import current_runtime, forget_runtime, get_runtime, set_factory
 from .polldesc import PollCache
 from .timers import TimerHeap
@@ -425,18 +427,6 @@ class Runtime:
 
 
 set_factory(Runtime)
-
-
-def _where(g):
-    """' at file:line in fn' for the innermost frame outside netpoll."""
-    frame = g.frame if isinstance(g, Goroutine) else getattr(g, "gr_frame", None)
-    pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    while frame is not None:
-        fname = frame.f_code.co_filename
-        if not os.path.abspath(fname).startswith(pkg):
-            return f" at {fname}:{frame.f_lineno} in {frame.f_code.co_name}"
-        frame = frame.f_back
-    return ""
 
 
 # -- the public runtime API ---------------------------------------------------
