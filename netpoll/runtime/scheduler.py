@@ -488,8 +488,6 @@ _INF = float("inf")
 def gosched():
     """Let every other runnable goroutine run, then continue."""
     rt = current_runtime() or get_runtime()
-    if rt.closed:
-        rt.park("runnable")            # raises: the runtime has stopped
     rt.ready(getcurrent())
     # Nothing to undo if an exception is thrown in here: the hub takes a
     # goroutine off the run queue before it throws at it.
