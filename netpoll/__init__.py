@@ -21,9 +21,10 @@ from .runtime.timer import Ticker, Timer, after, after_func
 from .sync import Mutex, Once, RWMutex, Semaphore
 
 # isort: split
-# After the names above: both import them.  `netpoll.net.dial(...)` and
-# `netpoll.server.serve(...)` then work after a bare `import netpoll`.
-from . import net, server
+# After the names above: these import them.  `netpoll.net.dial(...)`,
+# `netpoll.server.serve(...)`, `netpoll.tls.dial(...)` then work after a
+# bare `import netpoll`.
+from . import net, server, tls
 
 __version__ = "0.1.0"
 
@@ -34,7 +35,7 @@ __all__ = [
     "DeadlineExceededError", "ClosedError", "DeadlockError",
     "select", "Recv", "Send", "after", "after_func", "Timer", "Ticker",
     "Mutex", "RWMutex", "Once", "Semaphore", "ErrGroup", "context",
-    "net", "server", "patch", "patched",
+    "net", "server", "tls", "patch", "patched",
 ]
 
 
