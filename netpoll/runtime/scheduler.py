@@ -80,6 +80,7 @@ class Runtime:
         self.nwait = 0                 # goroutines parked on a descriptor
         self.nthreads = 0              # goroutines waiting in to_thread
         self.thread_id = threading.get_ident()
+        self.in_main_thread = threading.current_thread() is threading.main_thread()
         self.pid = os.getpid()
         root = fork.forking_goroutine()
         if root is None:
@@ -233,7 +234,8 @@ class Runtime:
                             if timeout > MAX_POLL_WAIT:
                                 timeout = MAX_POLL_WAIT
                             wait(timeout if timeout > 0.0 else 0)
-                        elif self.nwait or self.nthreads or signals.relaying():
+                        elif self.nwait or self.nthreads or (
+                                self.in_main_thread and signals.relaying()):
                             wait(None)
                         else:
                             self._deadlock()

@@ -205,3 +205,28 @@ def test_signal_storm_during_channel_traffic(poller):
         assert rc == 0, err
         assert "Traceback" not in err, err
         assert int(line.split()[2]) >= 50
+
+
+def test_a_notified_signal_does_not_hide_a_deadlock_in_another_thread(run):
+    import threading
+    from netpoll import DeadlockError
+    results = []
+
+    def other():
+        try:
+            netpoll.run(lambda: Chan().recv())
+        except DeadlockError:
+            results.append("deadlock reported")
+
+    def main():
+        ch = Chan(1)
+        netpoll.signal_notify(ch, signal.SIGUSR1)
+        try:
+            t = threading.Thread(target=other)
+            t.start()
+            netpoll.to_thread(t.join, 20)
+        finally:
+            netpoll.signal_stop(ch)
+
+    run(main)
+    assert results == ["deadlock reported"]
