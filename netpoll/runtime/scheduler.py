@@ -20,6 +20,10 @@ phases, in this order (ARCHITECTURE.md draws them too):
      all can ever wake a goroutine, report a deadlock instead;
   5. take in goroutines readied from other threads (``to_thread``).
 
+An exception raised in the hub itself (a signal handler runs in whichever
+greenlet is current; a timer callback) never ends the loop: the main
+goroutine gets it at its park point.
+
 The thread's root greenlet is the *main goroutine*: the code that called
 ``run()``, or any code that made a blocking call outside ``run()``.
 """
