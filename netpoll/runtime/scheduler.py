@@ -41,8 +41,13 @@ from ..poller import new_poller, resolve
 from . import fork, signals
 from .goroutine import Goroutine, GoroutineExit, Worker, check_function
 from .goroutine import where as _where
-from .local import _local  # noqa: F401  (re-exported: netpoll.patch reads it)
-from .local import current_runtime, forget_runtime, get_runtime, set_factory
+from .local import (
+    _local,  # noqa: F401  (re-exported: netpoll.patch reads it)
+    current_runtime,
+    forget_runtime,
+    get_runtime,
+    set_factory,
+)
 from .polldesc import PollCache
 from .timers import TimerHeap
 from .watchdog import Watchdog, threshold_from_env
@@ -280,7 +285,7 @@ class Runtime:
         thrown_at = {}
         i = 0
         try:
-            for i, (g, exc) in enumerate(pending):
+            for i, (g, exc) in enumerate(pending):  # noqa: B007 (read by the except)
                 if isinstance(g, Goroutine):
                     if g.done:
                         continue

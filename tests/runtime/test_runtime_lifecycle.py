@@ -11,6 +11,7 @@ import pytest
 
 import netpoll
 from netpoll.runtime.scheduler import current_runtime
+
 from support import fd_count
 
 

@@ -11,6 +11,7 @@ import pytest
 import netpoll
 from netpoll import Chan
 from netpoll.runtime.scheduler import current_runtime
+
 from support import Child, wait_until
 
 POLLERS = [p for p in ("select", "poll", "epoll") if p in netpoll.pollers()]
@@ -209,6 +210,7 @@ def test_signal_storm_during_channel_traffic(poller):
 
 def test_a_notified_signal_does_not_hide_a_deadlock_in_another_thread(run):
     import threading
+
     from netpoll import DeadlockError
     results = []
 

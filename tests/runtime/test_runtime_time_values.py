@@ -77,8 +77,8 @@ def test_infinite_sleep_parks_for_good_and_join_inf_has_no_limit(run):
 
 
 def test_far_future_deadline_on_a_descriptor(run, sockpair):
-    from netpoll.runtime.polldesc import POLL_ERR_TIMEOUT, poll_open
     from netpoll.poller import MODE_READ
+    from netpoll.runtime.polldesc import POLL_ERR_TIMEOUT, poll_open
 
     def main():
         a, _ = sockpair
