@@ -103,7 +103,7 @@ class Server:
         """Wait for a signal (or the group failing); then drain."""
         i, signum, _ = select(Recv(stop), Recv(gctx.done()))
         if i == 0:
-            print(f"got signal {signum}: draining", flush=True)
+            print(f"got {signal.Signals(signum).name}: draining", flush=True)
         self.ln.close()            # 1. no new connections
         self.stop_draining()       # 2. idle connections close
         drained = Chan(1)
