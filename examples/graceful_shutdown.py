@@ -31,6 +31,7 @@ import netpoll
 from netpoll import Chan, ClosedError, ErrGroup, Recv, WaitGroup, context, net, select
 from netpoll.cli import listen_address
 
+
 class Server:
     def __init__(self, ln, grace):
         self.ln = ln
