@@ -25,8 +25,12 @@ A context's channel and timer belong to the runtime of the thread that
 made it: cancel it from that thread.
 """
 
+from __future__ import annotations
+
 import math
 import time
+from collections.abc import Callable
+from typing import Any, SupportsFloat
 
 from .runtime.chan import Chan
 from .runtime.local import get_runtime
@@ -36,7 +40,7 @@ class Canceled(Exception):
     """The context was cancelled (Go: context.Canceled); ``str()`` of the
     instance ``err()`` returns is ``context canceled``."""
 
-    def __init__(self, message="context canceled"):
+    def __init__(self, message: str = "context canceled") -> None:
         super().__init__(message)
 
 
@@ -45,10 +49,10 @@ class DeadlineExceeded(TimeoutError):
     ``str()`` of the instance ``err()`` returns is
     ``context deadline exceeded``."""
 
-    def __init__(self, message="context deadline exceeded"):
+    def __init__(self, message: str = "context deadline exceeded") -> None:
         super().__init__(message)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.args[0] if self.args else "context deadline exceeded"
 
 
@@ -57,44 +61,45 @@ class Context:
 
     __slots__ = ()
 
-    def done(self):
+    def done(self) -> Chan | None:
         """A Chan closed when this context is done; None if it never is."""
         return None
 
-    def err(self):
+    def err(self) -> BaseException | None:
         """None until done, then a Canceled or DeadlineExceeded."""
         return None
 
-    def deadline(self):
+    def deadline(self) -> float | None:
         """The monotonic time at which it will be done by itself, or None."""
         return None
 
-    def value(self, key):
+    # Any: a value is whatever was stored (Go: any).
+    def value(self, key: object) -> Any:
         """The value for ``key`` here or in an ancestor, else None."""
         return None
 
-    def on_done(self, fn):
+    def on_done(self, fn: Callable[[], object]) -> Callable[[], bool]:
         """Call ``fn()`` (on whichever goroutine or timer cancels; it must
         not block) once this context is done, at once if it already is.
         Returns ``stop() -> bool``: True if it prevented the call."""
         return _never
 
-    def _cancel_parent(self):
+    def _cancel_parent(self) -> _CancelCtx | None:
         """The nearest cancellable ancestor-or-self, or None."""
         return None
 
 
-def _never():
+def _never() -> bool:
     return False
 
 
 class _Background(Context):
     __slots__ = ("_name",)
 
-    def __init__(self, name):
+    def __init__(self, name: str) -> None:
         self._name = name
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"context.{self._name}()"
 
 
@@ -102,12 +107,12 @@ _background = _Background("background")
 _todo = _Background("todo")
 
 
-def background():
+def background() -> Context:
     """The root context: never cancelled, no deadline, no values."""
     return _background
 
 
-def todo():
+def todo() -> Context:
     """Like background(), for code not yet given a context (Go: TODO)."""
     return _todo
 
@@ -119,7 +124,18 @@ class _CancelCtx(Context):
     __slots__ = ("_parent", "_done", "_err", "_children", "_callbacks",
                  "_deadline", "_timer", "_rt")
 
-    def __init__(self, parent, deadline=None):
+    _parent: Context
+    _done: Chan | None
+    _err: BaseException | None
+    _children: dict[_CancelCtx, None]
+    _callbacks: dict[object, Callable[[], object]]
+    _deadline: float | None
+    _timer: object                # the timer heap's entry, or None
+    # The Runtime whose timer heap holds _timer (set with it): Any, as the
+    # runtime is not annotated yet.
+    _rt: Any
+
+    def __init__(self, parent: Context, deadline: float | None = None) -> None:
         self._parent = parent
         self._done = None            # created on first done()
         self._err = None
@@ -129,7 +145,7 @@ class _CancelCtx(Context):
         self._timer = None
         self._rt = None
 
-    def done(self):
+    def done(self) -> Chan:
         d = self._done
         if d is None:
             d = self._done = Chan()
@@ -137,32 +153,32 @@ class _CancelCtx(Context):
                 d.close()
         return d
 
-    def err(self):
+    def err(self) -> BaseException | None:
         return self._err
 
-    def deadline(self):
+    def deadline(self) -> float | None:
         if self._deadline is not None:
             return self._deadline
         return self._parent.deadline()
 
-    def value(self, key):
+    def value(self, key: object) -> Any:
         return self._parent.value(key)
 
-    def _cancel_parent(self):
+    def _cancel_parent(self) -> _CancelCtx:
         return self
 
-    def on_done(self, fn):
+    def on_done(self, fn: Callable[[], object]) -> Callable[[], bool]:
         if self._err is not None:
             fn()
             return _never
         token = object()
         self._callbacks[token] = fn
 
-        def stop():
+        def stop() -> bool:
             return self._callbacks.pop(token, None) is not None
         return stop
 
-    def cancel(self, err=None, _from_parent=False):
+    def cancel(self, err: BaseException | None = None, _from_parent: bool = False) -> None:
         """Cancel this context and its descendants (idempotent)."""
         if self._err is not None:
             return
@@ -183,13 +199,13 @@ class _CancelCtx(Context):
             if p is not None:
                 p._children.pop(self, None)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         kind = "with_deadline" if self._deadline is not None else "with_cancel"
         state = f" {self._err}" if self._err is not None else ""
         return f"<context.{kind}{state}>"
 
 
-def _attach(ctx, parent):
+def _attach(ctx: _CancelCtx, parent: Context) -> None:
     """Link ``ctx`` under ``parent``'s nearest cancellable ancestor, or
     cancel it at once if that is done already."""
     p = parent._cancel_parent()
@@ -200,12 +216,12 @@ def _attach(ctx, parent):
             p._children[ctx] = None
 
 
-def _check_parent(parent):
+def _check_parent(parent: object) -> None:
     if not isinstance(parent, Context):
         raise TypeError(f"parent must be a context, not {type(parent).__name__}")
 
 
-def with_cancel(parent):
+def with_cancel(parent: Context) -> tuple[Context, Callable[[], None]]:
     """A child of ``parent`` and the function that cancels it."""
     _check_parent(parent)
     ctx = _CancelCtx(parent)
@@ -213,7 +229,7 @@ def with_cancel(parent):
     return ctx, ctx.cancel
 
 
-def with_deadline(parent, t):
+def with_deadline(parent: Context, t: float) -> tuple[Context, Callable[[], None]]:
     """A child done at monotonic time ``t`` (or when cancelled, or when its
     parent is done), and its cancel function.  Its deadline is the earlier
     of ``t`` and the parent's."""
@@ -233,19 +249,19 @@ def with_deadline(parent, t):
     return ctx, ctx.cancel
 
 
-def with_timeout(parent, seconds):
+def with_timeout(parent: Context, seconds: float) -> tuple[Context, Callable[[], None]]:
     """``with_deadline(parent, time.monotonic() + seconds)``."""
     seconds = _check_time(seconds, "timeout")
     return with_deadline(parent, time.monotonic() + seconds)
 
 
-def _expire(ctx):
+def _expire(ctx: _CancelCtx) -> None:
     """On the scheduler: the deadline passed."""
     ctx._timer = None
     ctx.cancel(DeadlineExceeded())
 
 
-def _check_time(t, what):
+def _check_time(t: SupportsFloat, what: str) -> float:
     try:
         t = float(t)
     except (TypeError, ValueError):
@@ -258,45 +274,49 @@ def _check_time(t, what):
 class _ValueCtx(Context):
     __slots__ = ("_parent", "_key", "_value")
 
-    def __init__(self, parent, key, value):
+    _parent: Context
+    _key: object
+    _value: Any                   # whatever was stored (Go: any)
+
+    def __init__(self, parent: Context, key: object, value: Any) -> None:
         self._parent = parent
         self._key = key
         self._value = value
 
-    def done(self):
+    def done(self) -> Chan | None:
         return self._parent.done()
 
-    def err(self):
+    def err(self) -> BaseException | None:
         return self._parent.err()
 
-    def deadline(self):
+    def deadline(self) -> float | None:
         return self._parent.deadline()
 
-    def value(self, key):
-        ctx = self
+    def value(self, key: object) -> Any:
+        ctx: Context = self
         while isinstance(ctx, _ValueCtx):
             if ctx._key == key:
                 return ctx._value
             ctx = ctx._parent
         return ctx.value(key)
 
-    def on_done(self, fn):
+    def on_done(self, fn: Callable[[], object]) -> Callable[[], bool]:
         return self._parent.on_done(fn)
 
-    def _cancel_parent(self):
+    def _cancel_parent(self) -> _CancelCtx | None:
         return self._parent._cancel_parent()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<context.with_value {self._key!r}>"
 
 
-def with_value(parent, key, value):
+def with_value(parent: Context, key: object, value: Any) -> Context:
     """A child of ``parent`` where ``value(key)`` is ``value``."""
     _check_parent(parent)
     return _ValueCtx(parent, key, value)
 
 
-def after_func(ctx, fn):
+def after_func(ctx: Context, fn: Callable[[], object]) -> Callable[[], bool]:
     """Run ``fn()`` in its own goroutine once ``ctx`` is done (at once if it
     is).  Returns ``stop() -> bool``, True if it prevented that."""
     rt = get_runtime()

@@ -12,6 +12,11 @@ as an uncaught goroutine exception.  BaseExceptions (GoroutineExit at
 teardown, KeyboardInterrupt) pass through untouched.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
 from . import context as _context
 from .runtime.chan import WaitGroup
 from .runtime.scheduler import go as _go
@@ -25,7 +30,13 @@ class ErrGroup:
 
     __slots__ = ("_wg", "_err", "_cancel", "_sem", "ctx")
 
-    def __init__(self, ctx=None):
+    _wg: WaitGroup
+    _err: Exception | None
+    _cancel: Callable[[], None] | None
+    _sem: Semaphore | None
+    ctx: _context.Context | None
+
+    def __init__(self, ctx: _context.Context | None = None) -> None:
         self._wg = WaitGroup()
         self._err = None
         self._cancel = None
@@ -33,7 +44,7 @@ class ErrGroup:
         self.ctx = ctx
 
     @classmethod
-    def with_context(cls, ctx):
+    def with_context(cls, ctx: _context.Context) -> tuple[ErrGroup, _context.Context]:
         """``(group, group_ctx)``: group_ctx, a child of ``ctx``, is
         cancelled by the first exception in the group or when ``wait``
         returns."""
@@ -42,14 +53,15 @@ class ErrGroup:
         g._cancel = cancel
         return g, gctx
 
-    def set_limit(self, n):
+    def set_limit(self, n: int | None) -> None:
         """At most ``n`` goroutines of the group run at once (None or a
         negative n: no limit).  Not while goroutines of the group run."""
         if self._wg.count:
             raise RuntimeError("errgroup: modify limit while goroutines are active")
         self._sem = None if n is None or n < 0 else Semaphore(n)
 
-    def go(self, fn, *args):
+    # go returns what netpoll.go returns (Any: the runtime is not annotated yet).
+    def go(self, fn: Callable[..., object], *args: Any) -> Any:
         """Start ``fn(*args)`` in a goroutine of the group; with a limit,
         wait for a slot first."""
         if self._sem is not None:
@@ -57,7 +69,7 @@ class ErrGroup:
         self._wg.add(1)
         return _go(self._run, fn, args)
 
-    def try_go(self, fn, *args):
+    def try_go(self, fn: Callable[..., object], *args: Any) -> bool:
         """Start ``fn(*args)`` only if a slot is free now; True if started."""
         if self._sem is not None and not self._sem.try_acquire():
             return False
@@ -65,7 +77,7 @@ class ErrGroup:
         _go(self._run, fn, args)
         return True
 
-    def _run(self, fn, args):
+    def _run(self, fn: Callable[..., object], args: tuple[Any, ...]) -> None:
         try:
             fn(*args)
         except Exception as exc:
@@ -78,7 +90,7 @@ class ErrGroup:
                 self._sem.release()
             self._wg.done()
 
-    def wait(self):
+    def wait(self) -> None:
         """Wait for every goroutine of the group; raise the first exception
         one raised, else return None."""
         self._wg.wait()

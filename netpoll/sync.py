@@ -18,14 +18,24 @@ Like channels, each object belongs to the runtime of the thread that first
 parks a goroutine on it.
 """
 
+from __future__ import annotations
+
 from collections import deque
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from greenlet import getcurrent
 
 from .runtime.chan import _bind
 
+# A queue entry: [greenlet, granted] (a Semaphore's: [greenlet, granted,
+# weight]); a list of mixed types, so Any.
+_Waiter = list[Any]
+_S = TypeVar("_S", bound="Semaphore")
 
-def _wait(obj, queue, reason, release):
+
+def _wait(obj: object, queue: deque[_Waiter], reason: str,
+          release: Callable[[], None]) -> None:
     """Park the calling goroutine on ``queue`` until it is granted the
     lock.  On an exception at the park point: leave the queue, or, if
     already granted, give the lock back with ``release()``."""
@@ -45,7 +55,7 @@ def _wait(obj, queue, reason, release):
         raise
 
 
-def _grant(obj, w):
+def _grant(obj: object, w: _Waiter) -> None:
     w[1] = True
     _bind(obj).ready(w[0])
 
@@ -56,25 +66,32 @@ class Mutex:
 
     __slots__ = ("_locked", "_waiters", "_tid", "_rt")
 
-    def __init__(self):
+    _locked: bool
+    _waiters: deque[_Waiter]
+    # The owning runtime's thread and Runtime, set by runtime.chan._bind
+    # (Any: the runtime is not annotated yet).
+    _tid: int | None
+    _rt: Any
+
+    def __init__(self) -> None:
         self._locked = False
         self._waiters = deque()
         self._tid = None
         self._rt = None
 
-    def lock(self):
+    def lock(self) -> None:
         if not self._locked:          # uncontended: no runtime involved
             self._locked = True
             return
         _wait(self, self._waiters, "sync.Mutex.Lock", self.unlock)
 
-    def try_lock(self):
+    def try_lock(self) -> bool:
         if self._locked:
             return False
         self._locked = True
         return True
 
-    def unlock(self):
+    def unlock(self) -> None:
         if not self._locked:
             raise RuntimeError("sync: unlock of unlocked mutex")
         if self._waiters:
@@ -82,15 +99,15 @@ class Mutex:
         else:
             self._locked = False
 
-    def locked(self):
+    def locked(self) -> bool:
         return self._locked
 
     __enter__ = lock
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.unlock()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"<Mutex {'locked' if self._locked else 'unlocked'}"
                 f" waiters={len(self._waiters)}>")
 
@@ -102,7 +119,14 @@ class RWMutex:
 
     __slots__ = ("_readers", "_writer", "_wq", "_rq", "_tid", "_rt")
 
-    def __init__(self):
+    _readers: int
+    _writer: bool
+    _wq: deque[_Waiter]
+    _rq: deque[_Waiter]
+    _tid: int | None
+    _rt: Any                       # as Mutex's
+
+    def __init__(self) -> None:
         self._readers = 0          # readers holding it
         self._writer = False       # a writer holds it
         self._wq = deque()         # waiting writers
@@ -110,19 +134,19 @@ class RWMutex:
         self._tid = None
         self._rt = None
 
-    def lock(self):
+    def lock(self) -> None:
         if not self._writer and not self._readers and not self._wq:
             self._writer = True
             return
         _wait(self, self._wq, "sync.RWMutex.Lock", self.unlock)
 
-    def try_lock(self):
+    def try_lock(self) -> bool:
         if self._writer or self._readers or self._wq:
             return False
         self._writer = True
         return True
 
-    def unlock(self):
+    def unlock(self) -> None:
         if not self._writer:
             raise RuntimeError("sync: unlock of unlocked RWMutex")
         if self._rq:
@@ -136,19 +160,19 @@ class RWMutex:
         else:
             self._writer = False
 
-    def rlock(self):
+    def rlock(self) -> None:
         if not self._writer and not self._wq:
             self._readers += 1
             return
         _wait(self, self._rq, "sync.RWMutex.RLock", self.runlock)
 
-    def try_rlock(self):
+    def try_rlock(self) -> bool:
         if self._writer or self._wq:
             return False
         self._readers += 1
         return True
 
-    def runlock(self):
+    def runlock(self) -> None:
         if self._readers <= 0:
             raise RuntimeError("sync: RUnlock of unlocked RWMutex")
         self._readers -= 1
@@ -156,16 +180,16 @@ class RWMutex:
             self._writer = True
             _grant(self, self._wq.popleft())
 
-    def rlocker(self):
+    def rlocker(self) -> _RLocker:
         """A context manager that read-locks (Go: RLocker)."""
         return _RLocker(self)
 
     __enter__ = lock
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.unlock()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"<RWMutex writer={self._writer} readers={self._readers} "
                 f"waiting writers={len(self._wq)} readers={len(self._rq)}>")
 
@@ -173,19 +197,19 @@ class RWMutex:
 class _RLocker:
     __slots__ = ("_rw",)
 
-    def __init__(self, rw):
+    def __init__(self, rw: RWMutex) -> None:
         self._rw = rw
 
-    def __enter__(self):
+    def __enter__(self) -> _RLocker:
         self._rw.rlock()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self._rw.runlock()
 
     lock = __enter__
 
-    def unlock(self):
+    def unlock(self) -> None:
         self._rw.runlock()
 
 
@@ -196,11 +220,11 @@ class Once:
 
     __slots__ = ("_done", "_m")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._done = False
         self._m = Mutex()
 
-    def do(self, fn, *args):
+    def do(self, fn: Callable[..., object], *args: Any) -> None:
         if self._done:
             return
         with self._m:
@@ -211,7 +235,7 @@ class Once:
                     self._done = True
 
     @property
-    def done(self):
+    def done(self) -> bool:
         return self._done
 
 
@@ -222,7 +246,13 @@ class Semaphore:
 
     __slots__ = ("size", "_cur", "_waiters", "_tid", "_rt")
 
-    def __init__(self, n):
+    size: int
+    _cur: int
+    _waiters: deque[_Waiter]
+    _tid: int | None
+    _rt: Any                       # as Mutex's
+
+    def __init__(self, n: int) -> None:
         if not isinstance(n, int) or n < 0:
             raise ValueError(f"semaphore size must be an int >= 0, not {n!r}")
         self.size = n
@@ -231,7 +261,7 @@ class Semaphore:
         self._tid = None
         self._rt = None
 
-    def acquire(self, weight=1):
+    def acquire(self, weight: int = 1) -> None:
         if weight > self.size:
             raise ValueError(f"semaphore: acquire of {weight} > size {self.size}"
                              " would block forever")
@@ -254,19 +284,19 @@ class Semaphore:
                 self._notify()   # it may have been the head blocking others
             raise
 
-    def try_acquire(self, weight=1):
+    def try_acquire(self, weight: int = 1) -> bool:
         if self.size - self._cur >= weight and not self._waiters:
             self._cur += weight
             return True
         return False
 
-    def release(self, weight=1):
+    def release(self, weight: int = 1) -> None:
         if weight > self._cur:
             raise RuntimeError("semaphore: released more than held")
         self._cur -= weight
         self._notify()
 
-    def _notify(self):
+    def _notify(self) -> None:
         """Grant waiters in order while the head fits (a big head waits for
         room rather than be overtaken, as in Go)."""
         waiters = self._waiters
@@ -279,14 +309,14 @@ class Semaphore:
             w[1] = True
             _bind(self).ready(w[0])
 
-    def __enter__(self):
+    def __enter__(self: _S) -> _S:
         self.acquire()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.release()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Semaphore {self._cur}/{self.size} waiters={len(self._waiters)}>"
 
 
