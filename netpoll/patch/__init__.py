@@ -36,16 +36,19 @@ the blocked goroutine's stack, the lock call, and the parked goroutines,
 the holder among them; see docs/compatibility.md.
 """
 
+from __future__ import annotations
+
 import threading
 import time as _time_mod
+from typing import Any
 
 _lock = threading.Lock()
-_saved = {}                  # (module, attribute) -> original value
-_patched = set()
+_saved: dict[tuple[Any, str], object] = {}   # (module or class, attribute) -> original value
+_patched: set[str] = set()
 NAMES = ("socket", "ssl", "select", "time", "dns")
 
 
-def _set(module, name, value):
+def _set(module: Any, name: str, value: object) -> None:     # Any: a module or a class
     key = (module, name)
     if key not in _saved:
         _saved[key] = getattr(module, name, _MISSING)
@@ -56,10 +59,10 @@ _MISSING = object()
 _orig_sleep = _time_mod.sleep
 
 
-def sleep(secs):
+def sleep(secs: float) -> None:
     """``time.sleep`` that parks only the calling goroutine (``netpoll.sleep``)
     in a running runtime, and blocks the thread elsewhere."""
-    from ..runtime.scheduler import _local
+    from ..runtime.local import _local
     from ..runtime.scheduler import sleep as np_sleep
     rt = getattr(_local, "rt", None)
     if rt is None or rt.closed:
@@ -71,7 +74,8 @@ def sleep(secs):
     np_sleep(secs)
 
 
-def patch(*, socket=True, ssl=True, select=True, time=True, dns=True):
+def patch(*, socket: bool = True, ssl: bool = True, select: bool = True,
+          time: bool = True, dns: bool = True) -> frozenset[str]:
     """Make the standard library cooperative (SPEC §7); returns
     ``patched()``."""
     with _lock:
@@ -80,34 +84,34 @@ def patch(*, socket=True, ssl=True, select=True, time=True, dns=True):
         from ..poller import poll as _p  # noqa: F401
         from ..poller import select as _s  # noqa: F401
         if socket and "socket" not in _patched:
-            import socket as m
+            import socket as socket_mod
 
-            from .sockets import socket as cls
-            _set(m, "socket", cls)
+            from .sockets import socket as coop_socket
+            _set(socket_mod, "socket", coop_socket)
             _patched.add("socket")
         if dns and "dns" not in _patched:
-            import socket as m
+            import socket as socket_mod
 
             from . import resolver
             for name in resolver._orig:
-                _set(m, name, getattr(resolver, name))
+                _set(socket_mod, name, getattr(resolver, name))
             _patched.add("dns")
         if ssl and "ssl" not in _patched:
-            import ssl as m
+            import ssl as ssl_mod
 
             from .sslsockets import SSLSocket
             # Not ssl.SSLSocket itself: ssl.py's own code names it through
             # its globals (super(SSLSocket, self)); ours is its subclass, so
             # isinstance checks against it still hold.
-            _set(m.SSLContext, "sslsocket_class", SSLSocket)
+            _set(ssl_mod.SSLContext, "sslsocket_class", SSLSocket)
             _patched.add("ssl")
         if select and "select" not in _patched:
-            import select as m
+            import select as select_mod
             import selectors
 
             from . import waiting
-            _set(m, "select", waiting.select)
-            _set(m, "poll", waiting.poll)
+            _set(select_mod, "select", waiting.select)
+            _set(select_mod, "poll", waiting.poll)
             for name, cls in waiting.COOP_SELECTORS.items():
                 _set(selectors, name, cls)
             _patched.add("select")
@@ -117,13 +121,13 @@ def patch(*, socket=True, ssl=True, select=True, time=True, dns=True):
     return patched()
 
 
-def patched():
+def patched() -> frozenset[str]:
     """The names of what is patched: a subset of ``socket``, ``ssl``,
     ``select``, ``time``, ``dns``."""
     return frozenset(_patched)
 
 
-def unpatch():
+def unpatch() -> None:
     """Put every original back (for tests).  Objects already created by
     the patched classes keep working: outside a runtime they behave like
     the originals."""
@@ -137,7 +141,8 @@ def unpatch():
         _patched.clear()
 
 
-def patch_from_env(value):
+def patch_from_env(value: str) -> frozenset[str]:
+
     """Apply ``NETPOLL_PATCH``: ``1``/``all``/``true`` for everything, or a
     comma list of names; ``0``/empty for nothing."""
     value = value.strip().lower()

@@ -11,7 +11,11 @@ IP address, or a call outside a running runtime, calls the original at
 once.
 """
 
+from __future__ import annotations
+
 import socket as _stdsocket
+from collections.abc import Callable
+from typing import Any
 
 from ..runtime.threads import lookup
 from .sockets import _is_ip, coop_runtime
@@ -21,7 +25,9 @@ _orig = {name: getattr(_stdsocket, name) for name in
           "getnameinfo")}
 
 
-def resolve(fn, *args):
+# The lookups return what the originals return: Any here, as they differ
+# (typeshed types each original precisely).
+def resolve(fn: Callable[..., Any], *args: Any) -> Any:
     """``fn(*args)`` in a resolver thread when called in a goroutine, else
     directly."""
     if coop_runtime() is None:
@@ -29,29 +35,30 @@ def resolve(fn, *args):
     return lookup(fn, *args)
 
 
-def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
+def getaddrinfo(host: bytes | str | None, port: bytes | str | int | None, family: int = 0,
+                type: int = 0, proto: int = 0, flags: int = 0) -> Any:
     fn = _orig["getaddrinfo"]
     if _is_ip(host) or host is None or coop_runtime() is None:
         return fn(host, port, family, type, proto, flags)
     return lookup(fn, host, port, family, type, proto, flags)
 
 
-def gethostbyname(hostname):
+def gethostbyname(hostname: str) -> Any:
     fn = _orig["gethostbyname"]
     if _is_ip(hostname) or coop_runtime() is None:
         return fn(hostname)
     return lookup(fn, hostname)
 
 
-def gethostbyname_ex(hostname):
+def gethostbyname_ex(hostname: str) -> Any:
     return resolve(_orig["gethostbyname_ex"], hostname)
 
 
-def gethostbyaddr(ip_address):
+def gethostbyaddr(ip_address: str) -> Any:
     return resolve(_orig["gethostbyaddr"], ip_address)
 
 
-def getnameinfo(sockaddr, flags):
+def getnameinfo(sockaddr: Any, flags: int) -> Any:
     fn = _orig["getnameinfo"]
     numeric = _stdsocket.NI_NUMERICHOST | _stdsocket.NI_NUMERICSERV
     if type(sockaddr) is not tuple or flags & numeric == numeric or coop_runtime() is None:

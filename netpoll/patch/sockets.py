@@ -31,18 +31,25 @@ keeps an unclosed socket alive: it is dropped with its socket, and
 ``__del__`` detaches it first, so the descriptor is closed exactly once.
 """
 
+from __future__ import annotations
+
 import errno
 import math
 import select as _select_mod
 import socket as _stdsocket
 import time
 from _socket import socket as _ss
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer, WriteableBuffer
 
 from ..errors import ClosedError, DeadlineExceededError
 from ..internal.fd import FD
 from ..internal.fdmutex import DRAINED, RLOCK, WLOCK
 from ..poller import MODE_READ, MODE_WRITE
-from ..runtime.scheduler import _local
+from ..runtime.local import _local
 
 # Originals, taken before anything is patched (patch() imports this module
 # first).
@@ -62,6 +69,10 @@ _NOT_DRAINED = ~DRAINED
 # A call with MSG_DONTWAIT asks not to wait: it goes straight to the kernel.
 _DONTWAIT = getattr(_stdsocket, "MSG_DONTWAIT", 0)
 
+# Socket addresses, and what the socket methods return: Any, as in typeshed.
+_Address = Any
+_T = TypeVar("_T")
+
 
 class _Raw(_ss):
     """The FD's view of a patched socket's descriptor: the C methods, no
@@ -70,14 +81,17 @@ class _Raw(_ss):
 
     __slots__ = ("keep",)
 
-    def close(self):
+    keep: bool
+
+    def close(self) -> None:
         if self.keep:
             _ss.detach(self)
         else:
             _ss.close(self)
 
 
-def coop_runtime():
+# The Runtime (Any: the runtime is not annotated yet).
+def coop_runtime() -> Any:
     """This thread's running runtime, or None (then patched calls behave
     like the originals)."""
     rt = getattr(_local, "rt", None)
@@ -86,15 +100,15 @@ def coop_runtime():
     return rt
 
 
-def timed_out():
+def timed_out() -> OSError:
     return _timeout("timed out")
 
 
-def closed_error():
+def closed_error() -> OSError:
     return OSError(errno.EBADF, "Bad file descriptor")
 
 
-def block_wait(fileno, mode, deadline):
+def block_wait(fileno: int, mode: int, deadline: float | None) -> None:
     """Outside a runtime: wait in an unpatched poll() until ``fileno`` is
     ready for ``mode`` or ``deadline`` passes (socket.timeout)."""
     p = _orig_poll()
@@ -112,7 +126,7 @@ def block_wait(fileno, mode, deadline):
             return
 
 
-def _is_ip(host):
+def _is_ip(host: str | bytes | None) -> bool:
     """True for a literal address (or anything that is not a name: the
     original call then answers, or raises its own error, at once)."""
     if isinstance(host, bytes):
@@ -133,7 +147,7 @@ def _is_ip(host):
         return False
 
 
-def fd_read_call(fd, call, *args):
+def fd_read_call(fd: FD, call: Callable[..., _T], *args: Any) -> _T | None:
     """One read-side system call through the FD's loop (read lock,
     prepare, try, park on EAGAIN).  None if the read side is shut."""
     if not fd._read_lock():
@@ -142,21 +156,23 @@ def fd_read_call(fd, call, *args):
         # This call may consume data without the FD's bookkeeping: the
         # drained-read shortcut must not trust an older short read.
         fd.state &= _NOT_DRAINED
-        return fd._attempt(MODE_READ, call, *args)
+        result: _T = fd._attempt(MODE_READ, call, *args)
+        return result
     finally:
         fd._read_unlock()
 
 
-def fd_write_call(fd, call, *args):
+def fd_write_call(fd: FD, call: Callable[..., _T], *args: Any) -> _T:
     """One write-side system call through the FD's loop."""
     fd._write_lock()
     try:
-        return fd._attempt(MODE_WRITE, call, *args)
+        result: _T = fd._attempt(MODE_WRITE, call, *args)
+        return result
     finally:
         fd._write_unlock()
 
 
-def fd_wait(fd, mode, deadline):
+def fd_wait(fd: FD, mode: int, deadline: float | None) -> bool:
     """Park until ``fd`` is ready for ``mode`` (for callers that do their
     own system calls: ssl, select).  False if ``deadline`` passed."""
     if mode == MODE_READ:
@@ -169,7 +185,7 @@ def fd_wait(fd, mode, deadline):
         if deadline is not None:
             pd.set_deadline(deadline, mode)
         try:
-            code = pd.wait(mode)
+            code: int = pd.wait(mode)
         finally:
             if deadline is not None and not pd.closing:
                 pd.set_deadline(None, mode)
@@ -189,7 +205,12 @@ class socket(_StdSocket):  # noqa: N801 (it replaces socket.socket)
 
     __slots__ = ("_np_timeout", "_np_fd", "_np_armed")
 
-    def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
+    _np_timeout: float | None
+    _np_fd: FD | None
+    _np_armed: int
+
+    def __init__(self, family: int = -1, type: int = -1, proto: int = -1,
+                 fileno: int | None = None) -> None:
         _StdSocket.__init__(self, family, type, proto, fileno)
         t = _ss.gettimeout(self)
         self._np_timeout = t
@@ -201,13 +222,13 @@ class socket(_StdSocket):  # noqa: N801 (it replaces socket.socket)
     # -- timeouts ------------------------------------------------------------
 
     @property
-    def timeout(self):
+    def timeout(self) -> float | None:
         return self._np_timeout
 
-    def gettimeout(self):
+    def gettimeout(self) -> float | None:
         return self._np_timeout
 
-    def settimeout(self, value):
+    def settimeout(self, value: float | None) -> None:
         if value is not None:
             if type(value) is float or type(value) is int:
                 if value < 0:
@@ -225,16 +246,16 @@ class socket(_StdSocket):  # noqa: N801 (it replaces socket.socket)
         _ss.setblocking(self, False)
         self._np_timeout = value
 
-    def setblocking(self, flag):
+    def setblocking(self, flag: bool) -> None:
         _ss.setblocking(self, False)
         self._np_timeout = None if flag else 0.0
 
-    def getblocking(self):
+    def getblocking(self) -> bool:
         return self._np_timeout != 0.0
 
     # -- the FD, and the two ways to wait --------------------------------------
 
-    def _np_here(self):
+    def _np_here(self) -> FD | None:
         """The FD to park on in this thread's running runtime, registered
         on first use; None when the calls must behave like CPython's."""
         rt = getattr(_local, "rt", None)
@@ -245,12 +266,12 @@ class socket(_StdSocket):  # noqa: N801 (it replaces socket.socket)
             pd = fd.pd
             if pd is not None and pd.rt is rt:
                 return fd
-            if pd is None or not pd.rt.closed:
+            if pd is None or not pd.rt.closed:    # type: ignore[union-attr]  # rt: set by _open
                 return None     # closed, or another thread's runtime owns it
             # Its runtime has stopped (a finished run()): that poller is
             # gone, so drop the FD without closing our descriptor.
             self._np_fd = None
-            fd.sock.keep = True
+            fd.sock.keep = True             # type: ignore[attr-defined]  # a _Raw
             fd.sock.close()
         if rt.closed:
             return None
@@ -270,7 +291,7 @@ class socket(_StdSocket):  # noqa: N801 (it replaces socket.socket)
         self._np_armed = 0
         return fd
 
-    def _np_block(self, mode, call, *args):
+    def _np_block(self, mode: int, call: Callable[..., _T], *args: Any) -> _T:
         """CPython's behaviour outside a runtime (or with timeout 0)."""
         t = self._np_timeout
         if t == 0.0:
@@ -283,7 +304,7 @@ class socket(_StdSocket):  # noqa: N801 (it replaces socket.socket)
                 pass
             block_wait(_ss.fileno(self), mode, deadline)
 
-    def _np_wait(self, mode, deadline):
+    def _np_wait(self, mode: int, deadline: float | None) -> None:
         """Wait until ready for ``mode`` (ssl and select use this); raises
         socket.timeout when ``deadline`` passes."""
         fd = self._np_here()
@@ -297,7 +318,7 @@ class socket(_StdSocket):  # noqa: N801 (it replaces socket.socket)
         if not ok:
             raise timed_out()
 
-    def _np_park(self, fd, mode, deadline):
+    def _np_park(self, fd: FD, mode: int, deadline: float | None) -> bool:
         """``fd_wait`` after dropping a deadline an earlier operation left
         armed (it would end this wait); False if ``deadline`` passed."""
         if self._np_armed & mode:
@@ -305,10 +326,10 @@ class socket(_StdSocket):  # noqa: N801 (it replaces socket.socket)
             fd.set_deadline(None, mode)
         return fd_wait(fd, mode, deadline)
 
-    def _np_io(self, mode, op, *args):
+    def _np_io(self, mode: int, op: Callable[..., _T], *args: Any) -> _T:
         """Run ``op(fd, *args)`` with this socket's timeout as the FD's
         deadline for ``mode``; errors in CPython's shapes."""
-        fd = self._np_fd
+        fd: FD = self._np_fd             # type: ignore[assignment]  # set: callers checked _np_here()
         t = self._np_timeout
         if t is not None:
             # The deadline stays armed after the operation: the next one
@@ -328,7 +349,7 @@ class socket(_StdSocket):  # noqa: N801 (it replaces socket.socket)
         except ClosedError:
             raise closed_error() from None
 
-    def _np_resolve(self, address):
+    def _np_resolve(self, address: _Address) -> _Address:
         """Resolve a host name in ``address`` without blocking the runtime
         (CPython's C connect would call getaddrinfo on this thread)."""
         if type(address) is tuple and len(address) >= 2 and not _is_ip(address[0]):
@@ -347,7 +368,7 @@ class socket(_StdSocket):  # noqa: N801 (it replaces socket.socket)
 
     # -- reads -----------------------------------------------------------------
 
-    def recv(self, bufsize, flags=0):
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
         if self._np_timeout == 0.0 or flags & _DONTWAIT:
             return _ss.recv(self, bufsize, flags)
         if self._np_here() is None:
@@ -357,7 +378,7 @@ class socket(_StdSocket):  # noqa: N801 (it replaces socket.socket)
             return b"" if data is None else data
         return self._np_io(MODE_READ, FD.read, bufsize)
 
-    def recv_into(self, buffer, nbytes=0, flags=0):
+    def recv_into(self, buffer: WriteableBuffer, nbytes: int = 0, flags: int = 0) -> int:
         if self._np_timeout == 0.0 or flags & _DONTWAIT:
             return _ss.recv_into(self, buffer, nbytes, flags)
         if self._np_here() is None:
@@ -369,7 +390,7 @@ class socket(_StdSocket):  # noqa: N801 (it replaces socket.socket)
             raise ValueError("negative buffersize in recv_into")
         return self._np_io(MODE_READ, FD.read_into, buffer, nbytes)
 
-    def recvfrom(self, bufsize, flags=0):
+    def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, _Address]:
         if self._np_timeout == 0.0 or flags & _DONTWAIT:
             return _ss.recvfrom(self, bufsize, flags)
         if self._np_here() is None:
@@ -377,7 +398,8 @@ class socket(_StdSocket):  # noqa: N801 (it replaces socket.socket)
         r = self._np_io(MODE_READ, _read_call, "recvfrom", bufsize, flags)
         return (b"", None) if r is None else r
 
-    def recvfrom_into(self, buffer, nbytes=0, flags=0):
+    def recvfrom_into(self, buffer: WriteableBuffer, nbytes: int = 0,
+                      flags: int = 0) -> tuple[int, _Address]:
         if self._np_timeout == 0.0 or flags & _DONTWAIT:
             return _ss.recvfrom_into(self, buffer, nbytes, flags)
         if self._np_here() is None:
@@ -386,7 +408,8 @@ class socket(_StdSocket):  # noqa: N801 (it replaces socket.socket)
         return (0, None) if r is None else r
 
     if hasattr(_ss, "recvmsg"):
-        def recvmsg(self, bufsize, ancbufsize=0, flags=0):
+        def recvmsg(self, bufsize: int, ancbufsize: int = 0,
+                    flags: int = 0) -> tuple[bytes, list[tuple[int, int, bytes]], int, Any]:
             if self._np_timeout == 0.0 or flags & _DONTWAIT:
                 return _ss.recvmsg(self, bufsize, ancbufsize, flags)
             if self._np_here() is None:
@@ -394,7 +417,8 @@ class socket(_StdSocket):  # noqa: N801 (it replaces socket.socket)
             r = self._np_io(MODE_READ, _read_call, "recvmsg", bufsize, ancbufsize, flags)
             return (b"", [], 0, None) if r is None else r
 
-        def recvmsg_into(self, buffers, ancbufsize=0, flags=0):
+        def recvmsg_into(self, buffers: Iterable[WriteableBuffer], ancbufsize: int = 0,
+                         flags: int = 0) -> tuple[int, list[tuple[int, int, bytes]], int, Any]:
             buffers = _reusable(buffers)
             if self._np_timeout == 0.0 or flags & _DONTWAIT:
                 return _ss.recvmsg_into(self, buffers, ancbufsize, flags)
@@ -405,14 +429,14 @@ class socket(_StdSocket):  # noqa: N801 (it replaces socket.socket)
 
     # -- writes ----------------------------------------------------------------
 
-    def send(self, data, flags=0):
+    def send(self, data: ReadableBuffer, flags: int = 0) -> int:
         if self._np_timeout == 0.0 or flags & _DONTWAIT:
             return _ss.send(self, data, flags)
         if self._np_here() is None:
             return self._np_block(MODE_WRITE, _ss.send, data, flags)
         return self._np_io(MODE_WRITE, _write_call, "send", data, flags)
 
-    def sendall(self, data, flags=0):
+    def sendall(self, data: ReadableBuffer, flags: int = 0) -> None:
         t = self._np_timeout
         if t == 0.0:
             return _ss.sendall(self, data, flags)
@@ -434,7 +458,7 @@ class socket(_StdSocket):  # noqa: N801 (it replaces socket.socket)
             self._np_io(MODE_WRITE, FD.write, data)
         return None
 
-    def sendto(self, data, *args):
+    def sendto(self, data: ReadableBuffer, *args: Any) -> int:     # (data, [flags,] address)
         if len(args) == 1:
             flags, addr = 0, args[0]
         elif len(args) == 2:
@@ -449,9 +473,11 @@ class socket(_StdSocket):  # noqa: N801 (it replaces socket.socket)
         return self._np_io(MODE_WRITE, _write_call, "sendto", data, flags, addr)
 
     if hasattr(_ss, "sendmsg"):
-        def sendmsg(self, buffers, ancdata=(), flags=0, address=None):
+        def sendmsg(self, buffers: Iterable[ReadableBuffer],
+                    ancdata: Iterable[tuple[int, int, ReadableBuffer]] = (),
+                    flags: int = 0, address: _Address | None = None) -> int:
             buffers, ancdata = _reusable(buffers), _reusable(ancdata)
-            args = (buffers, ancdata, flags)
+            args: tuple[Any, ...] = (buffers, ancdata, flags)
             if address is not None:
                 args += (address,)
             if self._np_timeout == 0.0 or flags & _DONTWAIT:
@@ -462,13 +488,13 @@ class socket(_StdSocket):  # noqa: N801 (it replaces socket.socket)
 
     # -- connections -----------------------------------------------------------
 
-    def connect(self, address):
+    def connect(self, address: _Address) -> None:
         if self._np_timeout == 0.0 or self._np_here() is None:
             if self._np_timeout == 0.0:
                 return _ss.connect(self, address)
             return self._np_connect_blocking(address)
         address = self._np_resolve(address)
-        fd = self._np_here()
+        fd: FD = self._np_here()              # type: ignore[assignment]  # not None: checked above
         t = self._np_timeout
         if self._np_armed & MODE_WRITE:          # FD.connect sets its own
             self._np_armed &= ~MODE_WRITE
@@ -480,7 +506,7 @@ class socket(_StdSocket):  # noqa: N801 (it replaces socket.socket)
         except ClosedError:
             raise closed_error() from None
 
-    def _np_connect_blocking(self, address):
+    def _np_connect_blocking(self, address: _Address) -> None:
         t = self._np_timeout
         deadline = None if t is None else _monotonic() + t
         err = _ss.connect_ex(self, address)
@@ -497,7 +523,7 @@ class socket(_StdSocket):  # noqa: N801 (it replaces socket.socket)
                 raise OSError(err, _strerror(err))
             return
 
-    def connect_ex(self, address):
+    def connect_ex(self, address: _Address) -> int:
         if self._np_timeout == 0.0:
             return _ss.connect_ex(self, address)
         try:
@@ -510,9 +536,9 @@ class socket(_StdSocket):  # noqa: N801 (it replaces socket.socket)
             return e.errno or errno.EIO
         return 0
 
-    def accept(self):
+    def accept(self) -> tuple[socket, _Address]:
         if self._np_timeout == 0.0 or self._np_here() is None:
-            fileno, addr = self._np_block(MODE_READ, _ss._accept)
+            fileno, addr = self._np_block(MODE_READ, _ss._accept)  # type: ignore[attr-defined]
         else:
             fileno, addr = self._np_io(MODE_READ, FD.accept)
         sock = socket(self.family, self.type, self.proto, fileno=fileno)
@@ -520,7 +546,7 @@ class socket(_StdSocket):  # noqa: N801 (it replaces socket.socket)
             sock.setblocking(True)
         return sock, addr
 
-    def shutdown(self, how):
+    def shutdown(self, how: int) -> None:
         fd = self._np_here() if self._np_timeout != 0.0 else None
         if fd is None:
             return _ss.shutdown(self, how)
@@ -531,7 +557,7 @@ class socket(_StdSocket):  # noqa: N801 (it replaces socket.socket)
 
     # -- closing ---------------------------------------------------------------
 
-    def _np_release(self, keep):
+    def _np_release(self, keep: bool) -> bool:
         """Drop the FD: wake goroutines parked on it, wait for operations
         in flight, unregister from the poller; close the descriptor unless
         ``keep``.  True if the FD did it (it then no longer owns the fd)."""
@@ -545,28 +571,28 @@ class socket(_StdSocket):  # noqa: N801 (it replaces socket.socket)
         pd = fd.pd
         rt = getattr(_local, "rt", None)
         if pd is not None and pd.rt is rt and rt is not None and not rt.closed:
-            raw.keep = keep
+            raw.keep = keep                 # type: ignore[attr-defined]  # a _Raw
             fd.close()
             return True
         # Another thread's runtime, or a stopped one: let go of the shared
         # descriptor without touching that runtime (a stopped poller is
         # gone; a live one drops the number when it is reused).
-        raw.keep = True
+        raw.keep = True                     # type: ignore[attr-defined]
         _ss.detach(raw)
         return False
 
-    def _real_close(self, _ss=_ss):
+    def _real_close(self, _ss: type[_ss] = _ss) -> None:
         if self._np_fd is not None and self._np_release(False):
             _ss.detach(self)     # the FD closed the descriptor
             return
         _ss.close(self)
 
-    def detach(self):
+    def detach(self) -> int:
         self._closed = True
         self._np_release(True)
         return _ss.detach(self)
 
-    def __del__(self):
+    def __del__(self) -> None:
         # Collected without close(): CPython closes the descriptor (with a
         # ResourceWarning); the FD's view must not close it a second time.
         fd = getattr(self, "_np_fd", None)
@@ -577,16 +603,16 @@ class socket(_StdSocket):  # noqa: N801 (it replaces socket.socket)
                 raw.keep = True
                 _ss.detach(raw)
             pd = fd.pd
-            if pd is not None and pd.rt is getattr(_local, "rt", None) and not pd.rt.closed:
+            if pd is not None and pd.rt is getattr(_local, "rt", None) and not pd.rt.closed:  # type: ignore[union-attr]
                 try:
                     pd.evict()
                     pd.close()
                 except Exception:
                     pass
-        _ss.__del__(self)
+        _ss.__del__(self)                   # type: ignore[attr-defined]
 
 
-def _reusable(items):
+def _reusable(items: Iterable[_T]) -> Iterable[_T]:
     """An iterable the call may have to consume again after EAGAIN (a
     generator would be empty the second time)."""
     if type(items) in (list, tuple):
@@ -597,20 +623,21 @@ def _reusable(items):
         return items        # let the system call raise its own TypeError
 
 
-def _strerror(err):
+def _strerror(err: int) -> str:
     import os
     return os.strerror(err)
 
 
-def _read_call(fd, name, *args):
+# The socket method named ``name``, through the FD's loop (its result: Any).
+def _read_call(fd: FD, name: str, *args: Any) -> Any:
     return fd_read_call(fd, getattr(fd.sock, name), *args)
 
 
-def _write_call(fd, name, *args):
-    return fd_write_call(fd, getattr(fd.sock, name), *args)
+def _write_call(fd: FD, name: str, *args: Any) -> int:       # send, sendto, sendmsg
+    return fd_write_call(fd, getattr(fd.sock, name), *args)  # type: ignore[no-any-return]
 
 
-def _sendall_flags(fd, data, flags):
+def _sendall_flags(fd: FD, data: ReadableBuffer, flags: int) -> None:
     with memoryview(data) as view, view.cast("B") as view:
         total = len(view)
         sent = 0
@@ -622,7 +649,8 @@ def _sendall_flags(fd, data, flags):
 # -- module-level functions (socket.py's own use the patched class through
 # its globals; these are for completeness) ------------------------------------
 
-def _copy_docs():
+def _copy_docs() -> None:
+
     for name in ("recv", "recv_into", "recvfrom", "recvfrom_into", "send", "sendall",
                  "sendto", "connect", "connect_ex", "accept", "shutdown", "settimeout",
                  "gettimeout", "setblocking", "getblocking", "detach"):

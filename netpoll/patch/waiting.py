@@ -22,10 +22,14 @@ Outside a running runtime, or with a zero timeout, the originals run.
 pollers use them): waiting in them blocks the thread.
 """
 
+from __future__ import annotations
+
 import math
 import select as _select_mod
 import selectors as _selectors
 import time
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 from ..errors import ClosedError
 from ..poller import MODE_READ, MODE_WRITE
@@ -44,20 +48,27 @@ _POLLPRI = _select_mod.POLLPRI
 _POLLOUT = _select_mod.POLLOUT
 
 
-def _fileno(obj):
+class _HasFileno(Protocol):
+    def fileno(self) -> int: ...
+
+
+# The objects select() and poll() take are descriptors or _HasFileno; the
+# lists of them are list[Any], as the originals' (typeshed) take and return.
+def _fileno(obj: int | _HasFileno) -> int:
     if isinstance(obj, int):
         return obj
     return obj.fileno()
 
 
-def _wait_pd(rt, sysfd, deadline):
+# rt: the calling thread's Runtime (Any: the runtime is not annotated yet).
+def _wait_pd(rt: Any, sysfd: int, deadline: float | None) -> bool:
     """Park on a temporary PollDesc for ``sysfd`` (readable); False if the
     deadline passed first."""
     pd = poll_open(sysfd, rt)
     try:
         if deadline is not None:
             pd.set_deadline(deadline, MODE_READ)
-        code = pd.prepare(MODE_READ)
+        code: int = pd.prepare(MODE_READ)
         if not code:
             code = pd.wait(MODE_READ)
         return code == 0
@@ -66,7 +77,8 @@ def _wait_pd(rt, sysfd, deadline):
         pd.close()
 
 
-def wait_ready(rt, reads, writes, excepts, deadline):
+def wait_ready(rt: Any, reads: list[Any], writes: list[Any], excepts: list[Any],
+               deadline: float | None) -> bool:
     """Park until one of the objects (or descriptors) is probably ready or
     ``deadline`` (monotonic, None: none) passes; False on timeout."""
     objs = len(reads) + len(writes)
@@ -87,7 +99,7 @@ def wait_ready(rt, reads, writes, excepts, deadline):
     if _orig_epoll is None:
         left = None if deadline is None else max(0.0, deadline - _monotonic())
         return any(to_thread(_orig_select, reads, writes, excepts, left))
-    masks = {}
+    masks: dict[int, int] = {}
     for objs_, bit in ((reads, _select_mod.EPOLLIN), (writes, _select_mod.EPOLLOUT),
                        (excepts, _select_mod.EPOLLPRI)):
         for obj in objs_:
@@ -105,13 +117,14 @@ def wait_ready(rt, reads, writes, excepts, deadline):
         ep.close()
 
 
-def _deadline(timeout, scale=1.0):
+def _deadline(timeout: float | None, scale: float = 1.0) -> float | None:
     if timeout is None:
         return None
     return _monotonic() + timeout * scale
 
 
-def select(rlist, wlist, xlist, timeout=None):
+def select(rlist: Iterable[Any], wlist: Iterable[Any], xlist: Iterable[Any],
+           timeout: float | None = None) -> tuple[list[Any], list[Any], list[Any]]:
     """``select.select`` that parks only the calling goroutine."""
     rt = coop_runtime()
     if rt is None or timeout == 0:
@@ -137,23 +150,23 @@ def select(rlist, wlist, xlist, timeout=None):
 class poll:  # noqa: N801 (it replaces select.poll)
     """``select.poll()`` whose ``poll`` parks only the calling goroutine."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._p = _orig_poll()
-        self._objs = {}             # fd -> (object, eventmask)
+        self._objs: dict[int, tuple[Any, int]] = {}   # fd -> (object, eventmask)
 
-    def register(self, fd, eventmask=_POLLIN | _POLLPRI | _POLLOUT):
+    def register(self, fd: Any, eventmask: int = _POLLIN | _POLLPRI | _POLLOUT) -> None:
         self._p.register(fd, eventmask)
         self._objs[_fileno(fd)] = (fd, eventmask)
 
-    def modify(self, fd, eventmask):
+    def modify(self, fd: Any, eventmask: int) -> None:
         self._p.modify(fd, eventmask)
         self._objs[_fileno(fd)] = (fd, eventmask)
 
-    def unregister(self, fd):
+    def unregister(self, fd: Any) -> None:
         self._p.unregister(fd)
         del self._objs[_fileno(fd)]
 
-    def poll(self, timeout=None):
+    def poll(self, timeout: float | None = None) -> list[tuple[int, int]]:
         rt = coop_runtime()
         if rt is None or timeout == 0:
             return self._p.poll(timeout)
@@ -164,7 +177,9 @@ class poll:  # noqa: N801 (it replaces select.poll)
             timeout = None
         deadline = _deadline(timeout, 0.001)
         while True:
-            reads, writes, excepts = [], [], []
+            reads: list[Any] = []
+            writes: list[Any] = []
+            excepts: list[Any] = []
             for obj, mask in self._objs.values():
                 if mask & _POLLIN:
                     reads.append(obj)
@@ -182,22 +197,25 @@ class poll:  # noqa: N801 (it replaces select.poll)
 class _CoopSelector:
     """Mixed into each selector class: ``select`` parks the goroutine."""
 
-    def select(self, timeout=None):
+    # A mixin: super() is the selector class it is mixed into.
+    def select(self, timeout: float | None = None
+               ) -> list[tuple[_selectors.SelectorKey, int]]:
         rt = coop_runtime()
         if rt is None or (timeout is not None and timeout <= 0):
-            return super().select(timeout)
-        ready = super().select(0)
+            return super().select(timeout)        # type: ignore[misc,no-any-return]
+        ready: list[tuple[_selectors.SelectorKey, int]] = super().select(0)  # type: ignore[misc]
         if ready:
             return ready
         deadline = _deadline(timeout)
         own = getattr(self, "_selector", None)
         pollable = own is not None and hasattr(own, "fileno")
         while True:
-            if pollable and self.get_map():
-                ok = _wait_pd(rt, own.fileno(), deadline)
+            if pollable and self.get_map():     # type: ignore[attr-defined]
+                ok = _wait_pd(rt, own.fileno(), deadline)    # type: ignore[union-attr]
             else:
-                reads, writes = [], []
-                for key in self.get_map().values():
+                reads: list[Any] = []
+                writes: list[Any] = []
+                for key in self.get_map().values():     # type: ignore[attr-defined]
                     if key.events & _selectors.EVENT_READ:
                         reads.append(key.fd)
                     if key.events & _selectors.EVENT_WRITE:
@@ -205,12 +223,13 @@ class _CoopSelector:
                 ok = wait_ready(rt, reads, writes, [], deadline)
             if not ok:
                 return []
-            ready = super().select(0)
+            ready = super().select(0)         # type: ignore[misc]
             if ready:
                 return ready
 
 
-def _coop_class(cls):
+def _coop_class(cls: type[_selectors.BaseSelector]) -> type[_selectors.BaseSelector]:
+
     return type(cls.__name__, (_CoopSelector, cls),
                 {"__doc__": f"{cls.__name__} whose select() parks only the calling goroutine.",
                  "__module__": __name__})
