@@ -62,8 +62,10 @@ def wait_port(port, proc, limit=120.0):
     raise RuntimeError("server did not listen")
 
 
-def one(cmd, point, duration, outdir):
-    """(instructions, operations) of one server run under callgrind."""
+def one(cmd, point, duration, outdir, cache_sim=False):
+    """({event: count}, operations, loadgen result) of one server run under
+    callgrind: Ir (instructions), and with ``cache_sim`` the simulated
+    first-level (D1mr + D1mw) and last-level (DLmr + DLmw) data misses."""
     port = free_port()
     out = os.path.join(outdir, f"cg.{port}.out")
     words = shlex.split(os.path.expandvars(cmd.format(port=port)))
@@ -72,7 +74,8 @@ def one(cmd, point, duration, outdir):
         k, v = words.pop(0).split("=", 1)
         env[k] = v
     argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-            "--dump-instr=no", "--compress-strings=no"] + words
+            "--dump-instr=no", "--compress-strings=no"] + (
+                ["--cache-sim=yes"] + shlex.split(cache_sim) if cache_sim else []) + words
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=env, start_new_session=True)
     try:
@@ -90,13 +93,17 @@ def one(cmd, point, duration, outdir):
             proc.wait()
     with open(out) as f:
         text = f.read()
-    m = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
-    if not m:
+    names = re.search(r"^events: (.*)$", text, re.M)
+    m = re.search(r"^(?:summary|totals): (.*)$", text, re.M)
+    if not (names and m):
         raise RuntimeError("no totals in callgrind output")
+    counts = dict(zip(names.group(1).split(), map(int, m.group(1).split())))
+    counts["D1miss"] = counts.get("D1mr", 0) + counts.get("D1mw", 0)
+    counts["LLmiss"] = counts.get("DLmr", 0) + counts.get("DLmw", 0)
     if res.get("errors_total"):
         raise RuntimeError(f"load generator errors: {res['errors']}")
     ops = res["bytes"] / 1e6 if point.startswith("bulk") else res["messages"]
-    return int(m.group(1)), ops, res
+    return counts, ops, res
 
 
 def main():
@@ -105,6 +112,9 @@ def main():
     ap.add_argument("--point", default="pingpong_c64", help=",".join(POINTS))
     ap.add_argument("--short", type=float, default=2.0)
     ap.add_argument("--long", type=float, default=6.0)
+    ap.add_argument("--cache-sim", nargs="?", const=" ", default="", metavar="VALGRIND_ARGS",
+                    help="also simulate the caches: D1 and LL data misses per op; e.g. "
+                         "--cache-sim='--LL=524288,8,64' makes the last level a 512 KiB L2")
     ap.add_argument("--keep", metavar="DIR",
                     help="keep the callgrind outputs here (callgrind_annotate reads them)")
     a = ap.parse_args()
@@ -115,12 +125,15 @@ def main():
         for point in a.point.split(","):
             for spec in a.server:
                 name, cmd = spec.split("=", 1)
-                i1, n1, _ = one(cmd, point, a.short, tmp)
-                i2, n2, res = one(cmd, point, a.long, tmp)
+                c1, n1, _ = one(cmd, point, a.short, tmp, a.cache_sim)
+                c2, n2, res = one(cmd, point, a.long, tmp, a.cache_sim)
                 unit = "MB" if point.startswith("bulk") else "op"
                 if a.keep:
                     print(f"  outputs: {a.keep}/cg.*.out (long run last)")
-                print(f"{point:15} {name:20} {(i2 - i1) / (n2 - n1):12.0f} instr/{unit} "
+                per = {k: (c2[k] - c1[k]) / (n2 - n1) for k in ("Ir", "D1miss", "LLmiss")}
+                extra = (f" {per['D1miss']:8.1f} D1 misses {per['LLmiss']:7.2f} LL misses"
+                         if a.cache_sim else "")
+                print(f"{point:15} {name:20} {per['Ir']:12.0f} instr/{unit}{extra} "
                       f"({n2 - n1:.0f} {unit}s in the difference)", flush=True)
 
 
