@@ -16,13 +16,13 @@ STAMP_DOCS := $(VENV)/.installed-docs
 VERSIONS := 3.10 3.11 3.12 3.13
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test suite lint docs demo test-all clean
+.PHONY: help venv test suite lint docs demo bench test-all clean
 
 help:  ## list the tasks
 	@echo "netpoll: make TASK [PYTHON=python3.X] [PYTEST_ARGS='-k name']"
 	@echo
 	@grep -E '^[a-z][a-z0-9.%-]*:.*## ' $(MAKEFILE_LIST) | \
-	    awk -F':.*## ' '{ printf "  make %-10s %s\n", $$1, $$2 }'
+	    awk -F':.*## ' '{ sub(/%/, "X", $$1); printf "  make %-10s %s\n", $$1, $$2 }'
 	@echo
 	@echo "PYTHON=...   the interpreter .venv is made from (default python3, >= 3.10);"
 	@echo "             a .venv made by another interpreter is rebuilt"
@@ -93,6 +93,9 @@ docs: $(STAMP_DOCS)  ## build the documentation site into site/ (warnings are er
 
 demo: $(STAMP_DEMO)  ## select vs poll vs epoll as idle connections grow (~1 min)
 	$(PY) -m netpoll demo
+
+bench: $(STAMP_TEST)  ## netpoll against its peers (bench/README.md; BENCH_ARGS='--quick')
+	sh bench/run.sh $(BENCH_ARGS)
 
 # One venv per version (.venv-3.10, ...): each is made by that interpreter,
 # found on PATH as python3.X or in pyenv (scripts/find-python.sh).

@@ -2,7 +2,7 @@
 by function: a measure of the hot path that this noisy machine cannot blur.
 
     .venv/bin/python bench/bytecodes.py            # echo server (netpoll.echo.handle)
-    .venv/bin/python bench/bytecodes.py --http     # examples/http_server.py
+    .venv/bin/python bench/bytecodes.py --http     # netpoll.http + a WSGI hello app
 
 The server runs in this process under netpoll with sys.settrace counting
 every bytecode it executes; the clients are plain blocking sockets in
@@ -49,8 +49,14 @@ def count(http, conns, rounds):
         return trace_opcodes
 
     if http:
-        import http_server
-        handler, args, send = http_server.handle, (HERE, 10.0), REQUEST
+        from netpoll.http import Server
+
+        def hello(environ, start_response):       # the harness's wsgi_hello.app
+            start_response("200 OK", [("Content-Type", "text/plain"),
+                                      ("Content-Length", "13")])
+            return [b"Hello, World!"]
+        srv = Server(hello, read_header_timeout=10.0, idle_timeout=60.0)  # the CLI's defaults
+        handler, args, send = srv._serve_conn, (), REQUEST
         done = lambda got: got.endswith(b"Hello, World!")  # noqa: E731
     else:
         from netpoll.echo import handle
@@ -93,7 +99,8 @@ def main():
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--http", action="store_true", help="the HTTP example instead of echo")
+    p.add_argument("--http", action="store_true",
+                   help="netpoll.http serving a WSGI hello app instead of echo")
     p.add_argument("--conns", type=int, default=64)
     p.add_argument("--rounds", type=int, default=200)
     p.add_argument("--top", type=int, default=12, help="functions to list")

@@ -2,7 +2,8 @@
 # Run the benchmark harness (bench/run.py, see bench/README.md) with
 # netpoll's servers added to its peers:
 #   netpoll       `python -m netpoll echo` (echo scenarios)
-#   netpoll       examples/http_server.py   (http scenarios, GET / -> Hello, World!)
+#   netpoll_wsgi  `python -m netpoll serve wsgi_hello:app` (http scenarios: netpoll.http
+#                 serving the harness's WSGI hello app; compare with --servers all,wsgi)
 # Results go to bench/results/<stamp>.json and .md (git-ignored).
 #
 #   sh bench/run.sh                                   # full matrix, 3 repeats (~20 min)
@@ -56,6 +57,6 @@ mkdir -p bench/results
 STAMP=$(date +%Y%m%d-%H%M%S)
 exec python3 "$HERE/run.py" \
     --extra "netpoll=exec $PY -m netpoll echo --listen 127.0.0.1:{port}" \
-    --extra-http "netpoll=exec $PY examples/http_server.py --listen 127.0.0.1:{port}" \
+    --extra-http "netpoll_wsgi=PYTHONPATH=$HERE/servers/py exec $PY -m netpoll serve wsgi_hello:app --listen 127.0.0.1:{port}" \
     --out "bench/results/$STAMP.json" --md "bench/results/$STAMP.md" \
     "$@"

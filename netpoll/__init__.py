@@ -6,12 +6,18 @@ block parks its goroutine on the descriptor and an edge-triggered poller
 for the contract and ARCHITECTURE.md for the layers.
 """
 
+from . import context
+from .errgroup import ErrGroup
 from .errors import ClosedError, DeadlineExceededError, DeadlockError
+from .patch import patch, patched  # the function shadows the package's name
 from .poller import pollers
 from .runtime.chan import Chan, ChanClosed, WaitGroup
 from .runtime.goroutine import Goroutine, GoroutineExit
 from .runtime.scheduler import go, gosched, run, set_watchdog, sleep, stats
+from .runtime.select import Recv, Send, select
 from .runtime.threads import to_thread
+from .runtime.timer import Ticker, Timer, after, after_func
+from .sync import Mutex, Once, RWMutex, Semaphore
 
 # isort: split
 # After the names above: both import them.  `netpoll.net.dial(...)` and
@@ -24,5 +30,18 @@ __all__ = [
     "run", "go", "sleep", "gosched", "to_thread", "stats", "pollers", "set_watchdog",
     "Chan", "ChanClosed", "WaitGroup", "Goroutine", "GoroutineExit",
     "DeadlineExceededError", "ClosedError", "DeadlockError",
-    "net", "server",
+    "select", "Recv", "Send", "after", "after_func", "Timer", "Ticker",
+    "Mutex", "RWMutex", "Once", "Semaphore", "ErrGroup", "context",
+    "net", "server", "patch", "patched",
 ]
+
+
+def _patch_from_env() -> None:
+    import os
+    value = os.environ.get("NETPOLL_PATCH")
+    if value:
+        from .patch import patch_from_env
+        patch_from_env(value)
+
+
+_patch_from_env()

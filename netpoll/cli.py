@@ -4,14 +4,21 @@ Each subcommand is one ``Subcommand`` entry in ``SUBCOMMANDS``: its name, a
 one-line help, a description, a function adding its options to an argparse
 parser and a function running it.  A new subcommand lives in its own module
 and adds its entry to the table; ``main`` and ``--help`` need no change.
+``lazy("package.module:function")`` imports a subcommand's module only when
+it runs, so that ``netpoll --help`` stays fast::
+
+    Subcommand("serve", "serve a WSGI application", SERVE_HELP,
+               lazy("netpoll.http.cli:add_arguments"), lazy("netpoll.http.cli:run")),
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import netpoll
 
@@ -32,6 +39,16 @@ class Subcommand:
     add_arguments: Callable[[argparse.ArgumentParser], None]
     # (parsed arguments, the subcommand's parser for usage errors) -> exit code
     run: Callable[[argparse.Namespace, argparse.ArgumentParser], int]
+
+
+def lazy(target: str) -> Callable[..., Any]:
+    """``"package.module:function"``, imported when first called."""
+    module, _, name = target.partition(":")
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+    call.__qualname__ = call.__name__ = name
+    return call
 
 
 # -- argument types ------------------------------------------------------------
@@ -110,6 +127,18 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _keepalive(text: str) -> tuple[float, float, int]:
+    try:
+        idle, interval, count = text.split(",")
+        values = float(idle), float(interval), int(count)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not IDLE,INTERVAL,COUNT (e.g. 5,2,3): {text!r}") from None
+    if not all(0 < v < float("inf") for v in values):
+        raise argparse.ArgumentTypeError(f"keep-alive settings must be finite and > 0: {text!r}")
+    return values
+
+
 # -- echo ------------------------------------------------------------------------
 
 ECHO_HELP = """\
@@ -133,13 +162,18 @@ def _echo_arguments(p: argparse.ArgumentParser) -> None:
                         "over them).  With --workers, another netpoll echo --workers on the "
                         "same port joins in and shares the connections instead of failing "
                         "with 'address already in use' (default: 1)")
+    p.add_argument("--keepalive", type=_keepalive, default=None, metavar="IDLE,INTVL,COUNT",
+                   help="TCP keep-alive of each connection: probe after IDLE idle seconds, "
+                        "every INTVL seconds; drop the connection after COUNT unanswered "
+                        "probes, e.g. 5,2,3 (default: Go's 15,15,9)")
 
 
 def _echo_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from netpoll import echo
 
     try:
-        code: int = echo.run(args.listen, poller=args.poller, workers=args.workers)
+        code: int = echo.run(args.listen, poller=args.poller, workers=args.workers,
+                             keepalive=args.keepalive)
     except ValueError as exc:           # a bad poller name
         parser.exit(2, f"netpoll echo: {exc}\n")
     except OSError as exc:              # address in use, permission, no such host...
@@ -204,6 +238,18 @@ def _no_arguments(p: argparse.ArgumentParser) -> None:
     pass
 
 
+# -- serve (owned by netpoll.http: netpoll/http/cli.py) --------------------------
+
+def _serve_arguments(p: argparse.ArgumentParser) -> None:
+    from netpoll.http.cli import add_arguments
+    add_arguments(p)
+
+
+def _serve_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from netpoll.http.cli import run
+    return run(args, parser)
+
+
 # -- the table -------------------------------------------------------------------
 
 SUBCOMMANDS: list[Subcommand] = [
@@ -212,6 +258,9 @@ SUBCOMMANDS: list[Subcommand] = [
     Subcommand("demo", "select vs poll vs epoll (and a thread per connection) as idle "
                        "connections pile up: table + plot",
                DEMO_HELP, _demo_arguments, _demo_run),
+    Subcommand("serve", "serve a WSGI application (MODULE:APP) with netpoll.http",
+               "Serve the WSGI application APP of module MODULE with netpoll.http "
+               "(see netpoll/http/cli.py).", _serve_arguments, _serve_run),
     Subcommand("pollers", "list the poller backends available on this OS",
                "Print the available poller backends, best (the default) first.",
                _no_arguments, _pollers_run),

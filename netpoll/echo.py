@@ -3,7 +3,9 @@
 One goroutine per connection, echoing until EOF.  On SIGINT or SIGTERM the
 main goroutine closes the listener and returns; ``run()`` then stops every
 connection's goroutine (their ``with`` blocks close the connections) and
-the process exits 0.
+the process exits 0.  ``--keepalive IDLE,INTERVAL,COUNT`` sets each
+connection's TCP keep-alive, so that a client that vanishes without a word
+(no FIN, no RST) is dropped within about IDLE + INTERVAL * COUNT seconds.
 
 With ``workers > 1`` the process forks that many workers, each with its own
 runtime and its own listener on the same port (SO_REUSEPORT: the kernel
@@ -11,20 +13,26 @@ spreads incoming connections over them).  The parent only waits: it
 forwards SIGINT/SIGTERM to the workers and reaps them.
 """
 
+from __future__ import annotations
+
 import os
 import signal
 import socket
 import sys
 import traceback
+from collections.abc import Callable
+from types import FrameType
+from typing import TextIO
 
 import netpoll
 from netpoll import net
+from netpoll.net import Conn, Listener, TCPConn
 from netpoll.net.addr import split_address
 from netpoll.poller import resolve
 from netpoll.server import serve
 
 
-def handle(conn):
+def handle(conn: Conn) -> None:
     """Echo until EOF.  Kept tight: this is the benchmarks' hot loop."""
     with conn:
         try:
@@ -34,16 +42,37 @@ def handle(conn):
             pass          # reset by the peer: nothing to report
 
 
-def _serve(address, reuse_port, announce):
+Keepalive = tuple[float, float, int]
+
+
+def _keepalive_handler(keepalive: Keepalive) -> Callable[[Conn], None]:
+    """``handle``, after setting each connection's keep-alive (idle,
+    interval, count): a client that vanishes silently is dropped after
+    about idle + interval * count seconds."""
+    idle, interval, count = keepalive
+
+    def handle_with_keepalive(conn: Conn) -> None:
+        try:
+            if isinstance(conn, TCPConn):
+                conn.set_keepalive_config(idle, interval, count)
+        except OSError:
+            conn.close()
+            return
+        handle(conn)
+    return handle_with_keepalive
+
+
+def _serve(address: str, reuse_port: bool, announce: Callable[[Listener], object],
+           keepalive: Keepalive | None = None) -> None:
     ln = net.listen("tcp", address, reuse_port=reuse_port)
     stop = netpoll.Chan(1)            # Go: signal.Notify(stop, SIGINT, SIGTERM)
 
-    def on_signal(signum, frame):
+    def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.try_send(signum)
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     announce(ln)
-    netpoll.go(serve, ln, handle)
+    netpoll.go(serve, ln, handle if keepalive is None else _keepalive_handler(keepalive))
     stop.recv()
     signal.signal(signal.SIGINT, signal.default_int_handler)   # a second ^C interrupts
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -51,19 +80,23 @@ def _serve(address, reuse_port, announce):
     # run() returning stops every connection's goroutine: their `with` closes them.
 
 
-def run(address, poller=None, workers=1, out=sys.stdout):
-    """Serve until SIGINT/SIGTERM; return the process exit code."""
+def run(address: str, poller: str | None = None, workers: int = 1,
+        out: TextIO = sys.stdout, keepalive: Keepalive | None = None) -> int:
+    """Serve until SIGINT/SIGTERM; return the process exit code.
+    ``keepalive``: (idle, interval, count) for every connection, else Go's
+    default keep-alive (15 s, 15 s, 9)."""
     if workers <= 1:
-        def announce(ln):
+        def announce(ln: Listener) -> None:
             print(f"netpoll echo: listening on {ln.addr} "
                   f"(poller {netpoll.stats()['poller']}, pid {os.getpid()})",
                   file=out, flush=True)
-        netpoll.run(_serve, address, False, announce, poller=poller)
+        netpoll.run(_serve, address, False, announce, keepalive, poller=poller)
         return 0
-    return _run_workers(address, poller, workers, out)
+    return _run_workers(address, poller, workers, out, keepalive)
 
 
-def _run_workers(address, poller, workers, out):
+def _run_workers(address: str, poller: str | None, workers: int, out: TextIO,
+                 keepalive: Keepalive | None = None) -> int:
     poller = resolve(poller)              # a bad name fails here, not in N workers
     # The address is checked here, once, by binding a placeholder socket with
     # SO_REUSEPORT (bound, never listening, so it gets no connections): an
@@ -86,7 +119,7 @@ def _run_workers(address, poller, workers, out):
                 os.close(ready_r)
                 placeholder.close()
                 netpoll.run(_serve, address, True,
-                            lambda ln: os.write(ready_w, b"."), poller=poller)
+                            lambda ln: os.write(ready_w, b"."), keepalive, poller=poller)
                 code = 0
             except (OSError, ValueError) as exc:
                 print(f"netpoll echo: worker {os.getpid()}: {exc}", file=sys.stderr)
@@ -100,7 +133,7 @@ def _run_workers(address, poller, workers, out):
     os.close(ready_w)
     alive = set(pids)
 
-    def forward(signum, frame):
+    def forward(signum: int, frame: FrameType | None) -> None:
         for pid in alive:
             try:
                 os.kill(pid, signum)
@@ -129,7 +162,7 @@ def _run_workers(address, poller, workers, out):
     return code
 
 
-def _placeholder(address):
+def _placeholder(address: str) -> socket.socket:
     """A socket bound (not listening) to ``address`` with SO_REUSEPORT;
     OSError with the message of ``net.listen`` when the address cannot be used."""
     from netpoll.net.errors import op_error

@@ -13,8 +13,9 @@ Every I/O method has the same shape, Go's::
 
 Errors leave here as exceptions without addresses: ``ClosedError`` when the
 FD is closing, ``DeadlineExceededError`` when a deadline passed (``written``
-says how much of a write went out), and the OS's own OSError subclasses.
-``netpoll.net`` adds the operation and the addresses to the message.
+says how much of a write went out), and the OS's own OSError subclasses
+(from ``write``/``writev`` with ``written`` too).  ``netpoll.net`` adds
+the operation and the addresses to the message.
 
 ``close()`` marks the mutex closed, evicts the PollDesc (every parked
 goroutine wakes with ClosedError), waits until the last in-flight operation
@@ -305,6 +306,9 @@ class FD(FDMutex):
                     return n
             except BlockingIOError:
                 n = 0
+            except OSError as e:
+                e.written = 0
+                raise
             return self._write_rest(data, n, total)
         finally:                          # speed trick: _write_unlock, inlined
             s = self.state - _WLOCK_REF
@@ -327,6 +331,11 @@ class FD(FDMutex):
                 code = pd.wait(MODE_WRITE)
                 if code:
                     raise self._poll_error(code, MODE_WRITE, n) from None
+            except OSError as e:
+                # Go's Write returns (n, err): what the kernel took before
+                # it failed (ETIMEDOUT, ECONNRESET...).
+                e.written = n
+                raise
 
     def writev(self, buffers):
         """Send every buffer, in order, with sendmsg (one system call for up
@@ -363,6 +372,9 @@ class FD(FDMutex):
                 if code:
                     raise self._poll_error(code, MODE_WRITE, written) from None
                 continue
+            except OSError as e:
+                e.written = written
+                raise
             written += n
             while n:
                 k = len(bufs[i])

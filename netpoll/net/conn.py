@@ -8,6 +8,8 @@ naming the operation and both addresses.  Addresses are looked up lazily
 idle connection costs a Conn, an FD, a socket object and a PollDesc.
 """
 
+import errno
+import math
 import socket
 import struct
 
@@ -29,6 +31,7 @@ _RAW_ADDRS = (tuple, str, bytes)
 
 # Keep-alive as Go sets it on dialed and accepted TCP connections.
 KEEPALIVE_PERIOD = 15
+KEEPALIVE_COUNT = 9           # Go 1.23's default probe count (Linux's too)
 
 
 class Conn:
@@ -242,6 +245,67 @@ class TCPConn(Conn):
             value = struct.pack("ii", 1, int(seconds))
         self._setsockopt(_SOL_SOCKET, socket.SO_LINGER, value)
 
+    def set_keepalive_config(self, idle=None, interval=None, count=None, *, enable=True):
+        """Keep-alive as Go 1.23's SetKeepAliveConfig: after ``idle`` seconds
+        without traffic the kernel probes the peer every ``interval``
+        seconds, and after ``count`` unanswered probes drops the connection:
+        a read or write parked on it fails with TimeoutError (ETIMEDOUT,
+        ``read tcp A->B: connection timed out``) about
+        idle + interval * count seconds after the peer vanished.
+
+        None or 0 (Go's zero value) means Go's default: 15 s, 15 s, 9 probes;
+        a negative value leaves the OS's setting as it is (Go does the
+        same).  Seconds round up to whole seconds.  ``enable=False`` turns
+        keep-alive off (Go's ``Enable``).  A setting the OS has no option
+        for raises OSError (ENOPROTOOPT) when given, and is skipped when
+        left to its default."""
+        settings = [(_keepalive_value("idle", idle, KEEPALIVE_PERIOD, True), idle,
+                     _KEEPIDLE, "idle"),
+                    (_keepalive_value("interval", interval, KEEPALIVE_PERIOD, True), interval,
+                     _KEEPINTVL, "interval"),
+                    (_keepalive_value("count", count, KEEPALIVE_COUNT, False), count,
+                     _KEEPCNT, "count")]
+        self._setsockopt(_SOL_SOCKET, socket.SO_KEEPALIVE, 1 if enable else 0)
+        if not enable:
+            return
+        for value, given, opt, name in settings:
+            if value is None:
+                continue                          # negative: leave it as it is
+            if opt is None:
+                if not given:
+                    continue                      # a default the OS has no option for
+                raise self._error("set", OSError(
+                    errno.ENOPROTOOPT, f"keep-alive {name} is not supported on this OS"))
+            self._setsockopt(_IPPROTO_TCP, opt, value)
+
+    def set_user_timeout(self, seconds):
+        """TCP_USER_TIMEOUT (Linux): how long sent data may stay
+        unacknowledged, or the peer's closed window unprobed, before the
+        kernel drops the connection; a parked write (or read) then fails
+        with TimeoutError (ETIMEDOUT, ``write tcp A->B: connection timed
+        out``).  Without it the kernel retransmits for about 15 minutes
+        (``tcp_retries2``).  It bounds keep-alive too: once set, keep-alive
+        gives up when the peer has been silent that long and a probe went
+        unanswered, whatever the count.  0 or None: the kernel's default.
+        Rounded up to whole milliseconds; OSError (ENOPROTOOPT) where the
+        OS has no TCP_USER_TIMEOUT."""
+        if seconds is None:
+            millis = 0
+        else:
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+                raise TypeError(f"user timeout must be a number of seconds, "
+                                f"not {type(seconds).__name__}")
+            if math.isnan(seconds):
+                raise ValueError("user timeout is nan")
+            if seconds < 0:
+                raise ValueError(f"user timeout must be >= 0 seconds, not {seconds!r}")
+            # inf (or anything past the kernel's int): as long as it goes
+            millis = _INT_MAX if seconds * 1000 >= _INT_MAX else math.ceil(seconds * 1000)
+        if _USER_TIMEOUT is None:
+            raise self._error("set", OSError(
+                errno.ENOPROTOOPT, "TCP_USER_TIMEOUT is not supported on this OS (Linux only)"))
+        self._setsockopt(_IPPROTO_TCP, _USER_TIMEOUT, millis)
+
 
 class UnixConn(Conn):
     """A Unix domain stream connection."""
@@ -270,3 +334,24 @@ def setup_tcp(fd):
 
 _KEEPIDLE = getattr(socket, "TCP_KEEPIDLE", getattr(socket, "TCP_KEEPALIVE", None))
 _KEEPINTVL = getattr(socket, "TCP_KEEPINTVL", None)
+_KEEPCNT = getattr(socket, "TCP_KEEPCNT", None)
+_USER_TIMEOUT = getattr(socket, "TCP_USER_TIMEOUT", None)
+_INT_MAX = 2**31 - 1          # socket options are C ints
+
+
+def _keepalive_value(name, value, default, seconds):
+    """A keep-alive setting as the kernel takes it: Go's default for None
+    or 0, None (leave it) for a negative value, whole seconds rounded up."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float) if seconds else int):
+        kind = "a number of seconds" if seconds else "an int"
+        raise TypeError(f"keep-alive {name} must be {kind}, not {type(value).__name__}")
+    if math.isnan(value):
+        raise ValueError(f"keep-alive {name} is nan")
+    if value == 0:
+        return default
+    if value < 0:
+        return None
+    # Beyond a C int (inf included) the kernel's range check answers EINVAL.
+    return _INT_MAX if value >= _INT_MAX else math.ceil(value)

@@ -2,19 +2,35 @@
 a socket with an FD (Go: net/dial.go, sock_posix.go, ipsock_posix.go).
 
 Literal IPs never leave the runtime thread.  A host name is resolved with
-getaddrinfo in a worker thread (``to_thread``); ``dial`` then tries its
-addresses in order, each within a share of the remaining timeout (Go's
-partialDeadline), and reports the first error if none answers.
+getaddrinfo in a thread of netpoll's resolver pool (``threads.lookup``, not
+the shared to_thread pool); ``dial`` then tries its addresses in order,
+each within a share of the remaining timeout (Go's partialDeadline), and
+reports the first error if none answers.
+
+``dial(..., ctx=)`` (Go: DialContext): the context's deadline joins the
+timeout (the earlier wins); while the name is resolved the dialer waits in
+a ``select`` on the lookup, ``ctx.done()`` and a timer, and gives the
+lookup up (its thread finishes alone); while it connects, cancelling the
+context sets the socket's write deadline in the past (Go: the same trick,
+in net/fd_unix.go's connect), which wakes the connect at once, and the
+socket is closed.  The error is then an instance of ``ctx.err()``'s class
+with Go's message (``dial tcp 10.0.0.1:80: operation was canceled``).
 """
 
+import math
 import os
 import socket
 import time
 
+from ..context import DeadlineExceeded as _CtxDeadlineExceeded
 from ..errors import DeadlineExceededError
 from ..internal.fd import FD
+from ..poller import MODE_WRITE
+from ..runtime.chan import Chan
 from ..runtime.scheduler import go
-from ..runtime.threads import to_thread
+from ..runtime.select import Recv, select
+from ..runtime.threads import lookup
+from ..runtime.timer import Timer
 from .addr import (UDPAddr, UnixAddr, TCPAddr, ip_family, parse_network,
                    split_address, unix_path)
 from .conn import TCPConn, UnixConn, setup_tcp
@@ -70,7 +86,7 @@ def _display(address):
 
 # -- resolution -----------------------------------------------------------------
 
-def _resolve(network, address, families, socktype, listening, deadline):
+def _resolve(network, address, families, socktype, listening, deadline, ctx=None):
     """[(family, sockaddr)] for an IP network."""
     host, port = split_address(address, network)
     if host == "":
@@ -86,7 +102,7 @@ def _resolve(network, address, families, socktype, listening, deadline):
         if fam not in families:
             raise ValueError(f"address {host}: no suitable address found")
         return [(fam, (host, port))]
-    infos = _lookup(host, port, socktype, deadline)
+    infos = _lookup(host, port, socktype, deadline, ctx)
     addrs = [(fam, sa) for fam, _, _, _, sa in infos if fam in families]
     if not addrs:
         raise socket.gaierror(socket.EAI_NONAME,
@@ -97,19 +113,29 @@ def _resolve(network, address, families, socktype, listening, deadline):
     return addrs
 
 
-def _lookup(host, port, socktype, deadline):
-    """getaddrinfo in a worker thread, given up at ``deadline``."""
+def _lookup(host, port, socktype, deadline, ctx):
+    """getaddrinfo in a resolver thread, given up at ``deadline`` or when
+    ``ctx`` is done (DeadlineExceededError either way; dial tells them
+    apart by ``ctx.err()``)."""
     try:
-        if deadline is None:
-            return to_thread(socket.getaddrinfo, host, port, 0, socktype)
-        g = go(_lookup_quietly, host, port, socktype)
+        done = ctx.done() if ctx is not None else None
+        if deadline is None and done is None:
+            return lookup(socket.getaddrinfo, host, port, 0, socktype)
+        left = math.inf if deadline is None else deadline - time.monotonic()
+        if left <= 0:
+            raise DeadlineExceededError()
+        result = Chan(1)
+        go(_lookup_into, result, host, port, socktype)
+        timer = Timer(left)
         try:
-            result = g.join(max(0.0, deadline - time.monotonic()))
-        except TimeoutError:
-            raise DeadlineExceededError() from None
-        if isinstance(result, BaseException):
-            raise result
-        return result
+            i, value, _ = select(Recv(result), Recv(done), Recv(timer.c))
+        finally:
+            timer.stop()
+        if i != 0:
+            raise DeadlineExceededError()
+        if isinstance(value, BaseException):
+            raise value
+        return value
     except socket.gaierror as e:
         msg = e.strerror or str(e)
         if e.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)):
@@ -117,11 +143,14 @@ def _lookup(host, port, socktype, deadline):
         raise socket.gaierror(e.errno, f"lookup {host}: {msg}") from None
 
 
-def _lookup_quietly(host, port, socktype):
+def _lookup_into(result, host, port, socktype):
+    """A goroutine: the lookup, its result or exception into ``result`` (of
+    capacity 1, so it never blocks, even once the dialer has given up)."""
     try:
-        return to_thread(socket.getaddrinfo, host, port, 0, socktype)
+        value = lookup(socket.getaddrinfo, host, port, 0, socktype)
     except Exception as e:      # handed to the dialer, not printed
-        return e
+        value = e
+    result.send(value)
 
 
 # -- listen -------------------------------------------------------------------
@@ -206,36 +235,80 @@ def _bind(sock, sockaddr, network, address, reuse_port):
 
 # -- dial ---------------------------------------------------------------------
 
-def dial(network, address, *, timeout=None):
+def dial(network, address, *, timeout=None, ctx=None):
     """Connect to ``address``: a TCPConn, UnixConn, or a connected
-    PacketConn for ``udp*`` / ``unixgram``.  ``timeout`` in seconds (None:
-    no limit; <= 0: fails at once with DeadlineExceededError)."""
+    PacketConn for ``udp*`` / ``unixgram``.  ``timeout`` in seconds (None or
+    inf: no limit; <= 0: fails at once with DeadlineExceededError; nan:
+    ValueError).  ``ctx`` (netpoll.context): give up when it is done,
+    raising an instance of ``ctx.err()``'s class."""
     kind, families, socktype = parse_network(network, DIAL_NETWORKS)
     shown = _display(address)
     deadline = None
     if timeout is not None:
+        timeout = _check_timeout(timeout)
         if timeout <= 0:
             raise op_error("dial", network, None, shown, DeadlineExceededError())
-        deadline = time.monotonic() + timeout
+        if timeout != math.inf:
+            deadline = time.monotonic() + timeout
+    if ctx is not None:
+        if ctx.err() is not None:
+            raise _ctx_error(network, shown, ctx.err())
+        d = ctx.deadline()
+        if d is not None and (deadline is None or d < deadline):
+            deadline = d
     if kind == "unix":
         targets = [(socket.AF_UNIX, unix_path(address))]
     else:
         try:
-            targets = _resolve(network, address, families, socktype, False, deadline)
+            targets = _resolve(network, address, families, socktype, False, deadline, ctx)
         except OSError as e:
+            if ctx is not None and ctx.err() is not None:
+                raise _ctx_error(network, shown, ctx.err()) from None
             raise op_error("dial", network, None, shown, e) from None
     first_error = None
     for i, (family, sockaddr) in enumerate(targets):
         try:
             return _dial_one(network, kind, family, socktype, sockaddr,
-                             _partial_deadline(deadline, len(targets) - i))
+                             _partial_deadline(deadline, len(targets) - i), ctx)
         except OSError as e:
+            if ctx is not None and ctx.err() is not None:
+                raise _ctx_error(network, shown, ctx.err()) from None
             if first_error is None:
                 first_error = e
             if isinstance(e, DeadlineExceededError) and deadline is not None \
                     and time.monotonic() >= deadline:
                 break
     raise op_error("dial", network, None, shown, first_error) from None
+
+
+def _check_timeout(timeout):
+    if isinstance(timeout, (str, bytes)):
+        raise TypeError(f"dial timeout must be a number of seconds, not {timeout!r}")
+    try:
+        t = float(timeout)
+    except (TypeError, ValueError):
+        raise TypeError(f"dial timeout must be a number of seconds, not {timeout!r}") from None
+    if t != t:
+        raise ValueError("dial timeout must not be nan")
+    return t
+
+
+def _ctx_error(network, shown, err):
+    """The context's error for this dial, Go-style: same class, message
+    ``dial tcp ADDR: operation was canceled`` / ``context deadline
+    exceeded``."""
+    what = ("context deadline exceeded" if isinstance(err, _CtxDeadlineExceeded)
+            else "operation was canceled")
+    return type(err)(f"dial {network} {shown}: {what}")
+
+
+def _abort_connect(fd):
+    """The dial's context is done: wake its connect (a write deadline in
+    the past), unless the connect has finished and closed the socket."""
+    try:
+        fd.set_deadline(0, MODE_WRITE)
+    except (OSError, RuntimeError):
+        pass
 
 
 def _partial_deadline(deadline, remaining):
@@ -251,14 +324,17 @@ def _partial_deadline(deadline, remaining):
     return now + share
 
 
-def _dial_one(network, kind, family, socktype, sockaddr, deadline):
+def _dial_one(network, kind, family, socktype, sockaddr, deadline, ctx=None):
     sock = socket.socket(family, socktype)
     try:
         fd = FD(sock)
     except BaseException:
         sock.close()
         raise
+    stop = None
     try:
+        if ctx is not None:
+            stop = ctx.on_done(lambda: _abort_connect(fd))
         fd.connect(sockaddr, deadline)
         if socktype == socket.SOCK_STREAM and kind == "ip":
             laddr = fd.getsockname()
@@ -271,6 +347,9 @@ def _dial_one(network, kind, family, socktype, sockaddr, deadline):
     except BaseException:
         fd.close()
         raise
+    finally:
+        if stop is not None:
+            stop()
     if kind == "unix" and socktype == socket.SOCK_STREAM:
         return UnixConn(fd, network, None, sockaddr)
     return PacketConn(fd, network, None, sockaddr)

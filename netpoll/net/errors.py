@@ -8,8 +8,9 @@ addresses, then says what went wrong, in Go's words::
     accept unix /tmp/x.sock: use of closed network connection
 
 The exception keeps its class (ConnectionRefusedError, BrokenPipeError,
-``ClosedError``, ``DeadlineExceededError`` with its ``written``...) and its
-``errno``; only the message changes.  ``str(exc)`` is the message.
+``ClosedError``, ``DeadlineExceededError`` with its ``written``...), its
+``errno`` and, from a write, its ``written``; only the message changes.
+``str(exc)`` is the message.
 """
 
 from ..errors import ClosedError, DeadlineExceededError
@@ -59,6 +60,9 @@ def op_error(op, network, source, addr, exc, syscall=None):
             new = OSError(message)
         # With errno set and strerror left None, str(new) is the message.
         new.errno = exc.errno
+        written = getattr(exc, "written", None)     # a failed write's count
+        if written is not None:
+            new.written = written
     new._netpoll_op = True
     new.__cause__ = exc.__cause__
     new.__traceback__ = exc.__traceback__

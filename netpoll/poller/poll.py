@@ -17,6 +17,10 @@ import select
 from . import MAX_WAIT, MODE_READ, MODE_WRITE
 from .base import PollerBase
 
+# Bound at import (netpoll.patch() imports this module before it replaces
+# select.poll; see select.py).
+_new_poll = select.poll
+
 _POLLIN = select.POLLIN
 _POLLOUT = select.POLLOUT
 _POLLRDHUP = getattr(select, "POLLRDHUP", 0)
@@ -30,7 +34,7 @@ class PollPoller(PollerBase):
 
     def __init__(self):
         super().__init__()
-        self._poll = select.poll()
+        self._poll = _new_poll()
         self._armed = {}         # fd -> MODE_READ|MODE_WRITE bits watched
         self._poll.register(self._wakeup.fd, _POLLIN)
 

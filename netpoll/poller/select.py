@@ -16,6 +16,10 @@ import select
 from . import MAX_WAIT, MODE_READ, MODE_WRITE
 from .base import PollerBase
 
+# Bound at import (netpoll.patch() imports this module before it replaces
+# select.select): this backend runs in the scheduler and must never park.
+_select = select.select
+
 FD_SETSIZE = 1024
 
 
@@ -68,8 +72,8 @@ class SelectPoller(PollerBase):
         self.polls += 1
         rset, wset = self._rset, self._wset
         try:
-            r, w, _ = select.select(rset, wset, (), timeout if timeout is None or
-                                    timeout < MAX_WAIT else MAX_WAIT)
+            r, w, _ = _select(rset, wset, (), timeout if timeout is None or
+                              timeout < MAX_WAIT else MAX_WAIT)
         except InterruptedError:
             return
         pds = self._pds

@@ -5,6 +5,14 @@ small ``_Waiter`` (Go: sudog) that carries the value handed over.  A send to
 a parked receiver hands the value over directly; a receive from a full
 buffer takes the oldest value and moves one parked sender's value in.
 
+A goroutine parked in ``select`` (runtime/select.py) has one waiter per case,
+queued on every channel involved; they share a ``sel`` (the select's list of
+waiters).  Whoever takes one of them off a queue (a send, a receive, a close)
+calls ``_fire``, which takes the others off their queues there and then, so
+a queue only ever holds waiters that can still proceed: no stale waiter,
+and the plain send/recv paths need no "already taken?" check, only the
+``w.sel`` test.
+
 A channel or wait group is bound to the thread whose runtime first parks or
 wakes a goroutine through it: goroutines of one runtime cannot be woken from
 another thread, so that use raises RuntimeError instead.
@@ -19,8 +27,13 @@ from .scheduler import get_runtime
 
 
 def _bind(obj):
-    """This thread's runtime, after checking that ``obj`` (a Chan or a
-    WaitGroup) belongs to this thread; the first call binds it."""
+    """This thread's runtime, after checking that ``obj`` (a Chan, a
+    WaitGroup, a sync object) belongs to this thread; the first call binds
+    it.  The runtime is kept on ``obj``: the common case is one thread-id
+    comparison, no lookup (speed: every wake-up and park comes here)."""
+    rt = obj._rt
+    if rt is not None and rt.thread_id == get_ident() and not rt.closed:
+        return rt
     tid = get_ident()
     if obj._tid != tid:
         if obj._tid is not None:
@@ -28,7 +41,8 @@ def _bind(obj):
                 f"netpoll: this {type(obj).__name__} belongs to the runtime of "
                 f"another thread (thread {obj._tid}); use it only from that thread")
         obj._tid = tid
-    return get_runtime()
+    rt = obj._rt = get_runtime()
+    return rt
 
 
 class ChanClosed(Exception):
@@ -36,12 +50,48 @@ class ChanClosed(Exception):
 
 
 class _Waiter:
+    """A goroutine parked on a channel queue (Go: sudog).  ``ok`` says the
+    operation happened (False: the channel was closed).  ``sel`` is None
+    here, a class attribute so that a plain waiter sets three slots only
+    (speed); a select's waiters are _SelectWaiters."""
+
     __slots__ = ("g", "value", "ok")
+    sel = None
 
     def __init__(self, g, value=None):
         self.g = g
         self.value = value
         self.ok = False
+
+
+class _SelectWaiter(_Waiter):
+    """A select's waiter for one case: ``sel`` is the select's list of
+    waiters (its first slot the winner, once there is one), ``case`` this
+    waiter's case index, ``queue`` the channel queue it is on."""
+
+    __slots__ = ("sel", "case", "queue")
+
+    def __init__(self, g, value, sel, case, queue):
+        self.g = g
+        self.value = value
+        self.ok = False
+        self.sel = sel
+        self.case = case
+        self.queue = queue
+
+
+def _fire(w):
+    """``w``, a select's waiter, has just been taken off its queue: take
+    its siblings off theirs and record it as the select's winner (the
+    list's first slot)."""
+    sel = w.sel
+    for other in sel[1:]:
+        if other is not w:
+            try:
+                other.queue.remove(other)
+            except ValueError:
+                pass
+    sel[0] = w
 
 
 class Chan:
@@ -56,6 +106,7 @@ class Chan:
         self._sendq = deque()
         self.closed = False
         self._tid = None          # the thread of the runtime it is used by
+        self._rt = None           # that runtime, once bound
 
     def __len__(self):
         return len(self._buf)
@@ -71,7 +122,9 @@ class Chan:
             w = recvq.popleft()
             w.value = value
             w.ok = True
-            rt.runq.append(w.g)
+            if w.sel is not None:
+                _fire(w)
+            rt.ready(w.g)
             return
         if len(self._buf) < self.capacity:
             self._buf.append(value)
@@ -103,14 +156,18 @@ class Chan:
                 w = sendq.popleft()
                 buf.append(w.value)
                 w.ok = True
-                rt.runq.append(w.g)
+                if w.sel is not None:
+                    _fire(w)
+                rt.ready(w.g)
                 return value, True
             return buf.popleft(), True
         if sendq:
             rt = _bind(self)
             w = sendq.popleft()
             w.ok = True
-            rt.runq.append(w.g)
+            if w.sel is not None:
+                _fire(w)
+            rt.ready(w.g)
             return w.value, True
         if self.closed:
             return None, False
@@ -149,7 +206,9 @@ class Chan:
             while q:
                 w = q.popleft()
                 w.ok = False
-                rt.runq.append(w.g)
+                if w.sel is not None:
+                    _fire(w)
+                rt.ready(w.g)
 
     def __iter__(self):
         while True:
@@ -181,6 +240,7 @@ class WaitGroup:
         self._count = 0
         self._waiters = []
         self._tid = None
+        self._rt = None
 
     @property
     def count(self):
@@ -194,7 +254,8 @@ class WaitGroup:
             rt = _bind(self)
             self._count = count
             waiters, self._waiters = self._waiters, []
-            rt.runq.extend(waiters)
+            for g in waiters:
+                rt.ready(g)
         else:
             self._count = count
 

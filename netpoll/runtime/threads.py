@@ -2,75 +2,193 @@
 calling goroutine waits (Go does this implicitly for blocking syscalls and
 cgo; netpoll does it explicitly, e.g. for getaddrinfo).
 
-The pool is bounded and shared by every runtime of the process.  A worker
-that finishes hands the goroutine back through the runtime's remote queue
-and wakes its poller (eventfd or pipe), which is the only cross-thread
-path into a runtime.
+netpoll keeps two pools of its own threads, shared by every runtime of
+the process:
+
+  * the ``to_thread`` pool, bounded (``MAX_WORKERS``);
+  * the resolver pool, for ``getaddrinfo`` (``lookup``): name resolution
+    has threads of its own, so a to_thread pool full of calls that block
+    (consumers of a ``queue.Queue``...) cannot starve ``dial`` by name
+    (Go bounds its cgo lookups separately too).
+
+A call made from inside one of the pool's own threads (``to_thread`` in a
+``to_thread`` function) may start a thread beyond the bound rather than
+wait for a slot its own caller holds: nested use never deadlocks.
+
+Every thread is a daemon thread and nothing joins it at exit (unlike
+ThreadPoolExecutor's exit hook), so a call abandoned by Ctrl-C or by a dial
+timeout never keeps the process alive.  An idle thread ends after
+``IDLE_SECONDS``.
+
+A worker that finishes hands the goroutine back through the runtime's
+remote queue and wakes its poller (eventfd or pipe), which is the only
+cross-thread path into a runtime.  The goroutine is readied exactly once,
+and not at all if it left (an exception at its park point) first.
 """
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
 
 from greenlet import getcurrent
 
 from .scheduler import get_runtime
 
 MAX_WORKERS = min(32, (os.cpu_count() or 1) + 4)
+MAX_RESOLVERS = 64
+IDLE_SECONDS = 10.0
 
-_pool = None
-_pool_pid = None
-_pool_lock = threading.Lock()
-
-
-def _get_pool():
-    global _pool, _pool_pid
-    pid = os.getpid()
-    if _pool is None or _pool_pid != pid:
-        with _pool_lock:
-            if _pool is None or _pool_pid != pid:
-                # After fork the parent's workers do not exist in the child.
-                _pool = ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix="netpoll-worker")
-                _pool_pid = pid
-    return _pool
+_worker_local = threading.local()      # .pool in netpoll's own threads
 
 
-def to_thread(fn, *args, **kwargs):
-    """Call ``fn(*args, **kwargs)`` in a worker thread; return its result or
-    raise its exception.  Other goroutines run meanwhile."""
+class _Pool:
+    """Daemon threads started on demand, up to ``limit`` (more only for a
+    nested call), each taking jobs from one FIFO queue."""
+
+    def __init__(self, name, limit):
+        self.name = name
+        self.limit = limit
+        self.cond = threading.Condition(threading.Lock())
+        self.jobs = deque()
+        self.threads = 0           # alive
+        self.idle = 0              # waiting for a job
+        self.pid = os.getpid()
+
+    def submit(self, job):
+        nested = getattr(_worker_local, "pool", None) is self
+        with self.cond:
+            if self.idle > len(self.jobs):
+                self.jobs.append(job)          # an idle thread takes it
+                self.cond.notify()
+                return
+            if self.threads >= self.limit and not nested:
+                self.jobs.append(job)          # a busy thread takes it when done
+                return
+            self.threads += 1
+        # A new thread runs this job first: a nested call gets a thread of
+        # its own, not one that would take an older job off the queue.
+        t = threading.Thread(target=self._work, args=(job,),
+                             name=f"netpoll-{self.name}", daemon=True)
+        try:
+            t.start()
+        except BaseException:
+            with self.cond:
+                self.threads -= 1
+            raise
+
+    def _work(self, job):
+        _worker_local.pool = self
+        cond = self.cond
+        jobs = self.jobs
+        while True:
+            job.run()
+            job = None
+            with cond:
+                while not jobs:
+                    self.idle += 1
+                    try:
+                        woken = cond.wait(IDLE_SECONDS)
+                    finally:
+                        self.idle -= 1
+                    if not woken and not jobs:
+                        self.threads -= 1
+                        return
+                job = jobs.popleft()
+
+    def stats(self):
+        with self.cond:
+            return {"threads": self.threads, "idle": self.idle, "queued": len(self.jobs)}
+
+
+class _Call:
+    """One call handed to a pool thread, and the goroutine waiting for it."""
+
+    __slots__ = ("fn", "args", "kwargs", "result", "exc", "finished", "abandoned",
+                 "lock", "rt", "g")
+
+    def __init__(self, rt, g, fn, args, kwargs):
+        self.rt = rt
+        self.g = g
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
+        self.result = self.exc = None
+        self.finished = self.abandoned = False
+        self.lock = threading.Lock()
+
+    def run(self):
+        """In the pool thread."""
+        try:
+            self.result = self.fn(*self.args, **self.kwargs)
+        except BaseException as exc:
+            self.exc = exc
+        self.fn = self.args = self.kwargs = None
+        with self.lock:
+            self.finished = True
+            if not self.abandoned:
+                self.rt.ready_from_thread(self.g)
+
+
+_pools = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(name, limit):
+    pool = _pools.get(name)
+    if pool is None or pool.pid != os.getpid():
+        with _pools_lock:
+            pool = _pools.get(name)
+            if pool is None or pool.pid != os.getpid():
+                # After fork the parent's threads do not exist in the child.
+                pool = _pools[name] = _Pool(name, limit)
+    return pool
+
+
+def _call_in(pool, fn, args, kwargs, reason):
     rt = get_runtime()
-    me = getcurrent()
-    future = _get_pool().submit(fn, *args, **kwargs)
-    # The callback readies us exactly once, from the worker or, if the
-    # future is already done, right here inside add_done_callback: so park
-    # until that wake-up has arrived, never fewer times, or it would wake
-    # this goroutine later, parked on something else.  If we leave early (an
-    # exception thrown in at the park point), the wake-up is withdrawn.
-    lock = threading.Lock()
-    state = [False, False]          # [finished, abandoned]
-
-    def wake(_future):
-        with lock:
-            state[0] = True
-            if not state[1]:
-                rt.ready_from_thread(me)
-
+    call = _Call(rt, getcurrent(), fn, args, kwargs)
     rt.nthreads += 1
     try:
-        future.add_done_callback(wake)
+        pool.submit(call)
+        # Park until the worker's wake-up has arrived, never fewer times, or
+        # it would wake this goroutine later, parked on something else.  If
+        # we leave early (an exception thrown in at the park point), the
+        # wake-up is withdrawn.
         while True:
-            rt.park("to_thread")
-            if state[0]:
+            rt.park(reason)
+            if call.finished:
                 break
     except BaseException:
-        with lock:
-            state[1] = True
-            if state[0]:
+        with call.lock:
+            call.abandoned = True
+            if call.finished:
                 try:
-                    rt.remote.remove(me)
+                    rt.remote.remove(call.g)
                 except ValueError:
                     pass
         raise
     finally:
         rt.nthreads -= 1
-    return future.result()
+    if call.exc is not None:
+        exc, call.exc = call.exc, None
+        raise exc
+    return call.result
+
+
+def to_thread(fn, *args, **kwargs):
+    """Call ``fn(*args, **kwargs)`` in a worker thread; return its result or
+    raise its exception.  Other goroutines run meanwhile."""
+    return _call_in(_pool("worker", MAX_WORKERS), fn, args, kwargs, "to_thread")
+
+
+def lookup(fn, *args):
+    """``fn(*args)`` (getaddrinfo) in a thread of the resolver pool."""
+    return _call_in(_pool("resolver", MAX_RESOLVERS), fn, args, {}, "name resolution")
+
+
+def pool_stats():
+    """{pool name: {threads, idle, queued}}, for tests and debugging."""
+    return {name: pool.stats() for name, pool in list(_pools.items())}
+
+
+__all__ = ["to_thread", "lookup", "MAX_WORKERS"]

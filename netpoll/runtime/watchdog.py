@@ -69,11 +69,58 @@ class Watchdog:
             out.write(
                 f"netpoll watchdog: a goroutine has held the runtime's thread for "
                 f"{held:.2f} s without yielding (threshold {self.threshold} s); "
-                f"every other goroutine of this thread is stalled. Its stack:\n{stack}")
+                f"every other goroutine of this thread is stalled. Its stack:\n{stack}"
+                f"{_lock_report(frame, self.rt)}")
             out.flush()
         except Exception:
             pass
         self.reports += 1
+
+
+def _lock_report(frame, rt):
+    """When the stalled goroutine is blocked acquiring a lock (``with x:``
+    calling a C ``__enter__``, or a call of ``acquire``), say so and list
+    the parked goroutines: if one of them holds that lock, nothing can
+    release it, as threading locks park the thread, not the goroutine
+    (netpoll.patch does not patch threading; docs/compatibility.md)."""
+    what = _lock_call(frame)
+    if what is None:
+        return ""
+    lines = [f"It is blocked acquiring a lock ({what} at {frame.f_code.co_filename}:"
+             f"{frame.f_lineno}). A threading lock blocks the whole thread: if a goroutine "
+             f"of this thread holds it, this is a deadlock no goroutine can break. "
+             f"Parked goroutines (the holder is among them, if it is one):"]
+    try:
+        from .scheduler import _where
+        for g in sorted(rt.goroutines, key=lambda g: g.id):
+            if g.waitreason not in ("running", "runnable"):
+                lines.append(f"  goroutine {g.id} [{g.waitreason}]{_where(g)}")
+    except Exception as exc:              # the runtime's thread is stuck, but be safe
+        lines.append(f"  (could not list goroutines: {exc!r})")
+    return "\n".join(lines) + "\n"
+
+
+def _lock_call(frame):
+    """'with <name>' or '<name>.acquire()' if ``frame`` is stopped in one."""
+    if frame is None:
+        return None
+    try:
+        import dis
+        instrs = [i for i in dis.get_instructions(frame.f_code) if i.offset <= frame.f_lasti]
+    except Exception:
+        return None
+    if not instrs:
+        return None
+    op = instrs[-1].opname
+    before = [i for i in instrs[-6:-1] if i.opname.startswith("LOAD")]
+    name = before[-1].argval if before else "?"
+    if op in ("BEFORE_WITH", "SETUP_WITH"):
+        return f"with {name}"
+    if op.startswith(("CALL", "PRECALL")):
+        for i in reversed(before):
+            if i.argval == "acquire":
+                return "acquire()"
+    return None
 
 
 def threshold_from_env():

@@ -170,3 +170,21 @@ def test_serve_raises_other_accept_errors(monkeypatch):
     with pytest.raises(OSError) as info:
         netpoll.run(netpoll.server.serve, _FailingListener([errno.EINVAL]), print)
     assert info.value.errno == errno.EINVAL
+
+
+def test_a_subcommand_added_to_the_table_is_listed_and_runs(monkeypatch, capsys):
+    from netpoll import cli
+
+    def add_arguments(p):
+        p.add_argument("--name", default="world")
+    extra = cli.Subcommand("hello", "say hello", "Say hello.", add_arguments,
+                           cli.lazy("tests_cli_hello:run"))
+    monkeypatch.setattr(cli, "SUBCOMMANDS", [*cli.SUBCOMMANDS, extra])
+    module = type(os)("tests_cli_hello")            # imported only when it runs
+    module.run = lambda args, parser: print(f"hello {args.name}") or 0
+    monkeypatch.setitem(__import__("sys").modules, "tests_cli_hello", module)
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert capsys.readouterr().out.count("say hello") == 1
+    assert main(["hello", "--name", "go"]) == 0
+    assert capsys.readouterr().out == "hello go\n"

@@ -1,7 +1,6 @@
 """to_thread: a blocking function in a worker thread while only the calling
 goroutine waits; the runtime is woken through the poller's wake-up fd."""
 
-import concurrent.futures
 import threading
 import time
 
@@ -81,23 +80,18 @@ def test_blocked_poller_woken_from_thread(run):
 
 
 class _SyncPool:
-    """A pool whose futures are done before ``to_thread`` registers its
-    callback: the worker-finished-first race, made deterministic."""
+    """A pool that runs the call before ``to_thread`` parks: the
+    worker-finished-first race, made deterministic."""
 
-    def submit(self, fn, *args, **kwargs):
-        f = concurrent.futures.Future()
-        try:
-            f.set_result(fn(*args, **kwargs))
-        except Exception as exc:
-            f.set_exception(exc)
-        return f
+    def submit(self, job):
+        job.run()
 
 
 def test_already_done_future_leaves_no_stale_wakeup(run, monkeypatch):
-    """Regression: when the future finished before add_done_callback, the
+    """Regression: when the call finished before the goroutine parked, the
     wake-up stayed queued and later woke the goroutine while it was parked
     on a channel (which then reported the channel closed)."""
-    monkeypatch.setattr(threads, "_get_pool", lambda: _SyncPool())
+    monkeypatch.setattr(threads, "_pool", lambda name, limit: _SyncPool())
 
     def main():
         assert netpoll.to_thread(lambda: 1) == 1

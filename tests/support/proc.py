@@ -27,8 +27,11 @@ class Child:
         full_env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
         full_env.update(env or {})
         self._stderr = tempfile.TemporaryFile(mode="w+")
+        # stdout unbuffered and binary: readline() then takes exactly one
+        # line off the pipe, so select() on it never misses a second line
+        # sitting in a read-ahead buffer (two lines written at once).
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self._stderr,
-                                     stdin=subprocess.DEVNULL, text=True, cwd=ROOT,
+                                     stdin=subprocess.DEVNULL, bufsize=0, cwd=ROOT,
                                      env=full_env, **popen)
         self.lines = []
 
@@ -51,7 +54,7 @@ class Child:
             if left <= 0 or not select.select([self.proc.stdout], [], [], left)[0]:
                 raise AssertionError(f"no line {pattern!r} within {timeout} s; "
                                      f"got {self.lines}; stderr: {self.stderr_now()}")
-            line = self.proc.stdout.readline()
+            line = self.proc.stdout.readline().decode(errors="replace")
             if not line:
                 raise AssertionError(f"EOF before {pattern!r}; got {self.lines}; "
                                      f"exit {self.proc.wait()}; stderr: {self.errors()}")
@@ -65,10 +68,8 @@ class Child:
 
     def finish(self, timeout=10.0):
         """Wait for exit: (returncode, rest of stdout, stderr)."""
-        # Not communicate(): it reads the raw pipe and would miss what
-        # readline() has already buffered.
         self.proc.wait(timeout)
-        out = self.proc.stdout.read()
+        out = self.proc.stdout.read().decode(errors="replace")
         self.lines += out.splitlines()
         return self.proc.returncode, out, self.errors()
 

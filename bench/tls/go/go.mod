@@ -1,0 +1,3 @@
+module netpoll.bench/tls
+
+go 1.19
