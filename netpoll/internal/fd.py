@@ -663,7 +663,11 @@ def _write_accel(self, data):
     """FD.write, the C fast path first: the whole write when the lock is
     free and the socket takes every byte at once (what FD.write does then,
     without the interpreter); the Python path otherwise."""
-    n = _write_fast(self, data)
+    try:
+        n = _write_fast(self, data)
+    except OSError as e:              # as FD.write: nothing went out
+        e.written = 0
+        raise
     if n is None:                     # not the plain case: nothing was sent
         return _write_py(self, data)
     if n >= 0:
