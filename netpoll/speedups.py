@@ -23,6 +23,7 @@ ACCEL = None
 
 if os.environ.get("NETPOLL_PURE", "") in ("", "0"):
     try:
-        from . import _speedups as ACCEL
+        from . import _speedups
+        ACCEL = _speedups
     except ImportError:           # not built (no compiler), or not CPython
         ACCEL = None

@@ -333,8 +333,9 @@ def test_idle_connection_costs_no_more_memory_accelerated(speedups):
 
     def kib(pure):
         env = {"NETPOLL_PURE": "1" if pure else "0"}
-        limit = (min(hard, 4 * n) if hard != resource.RLIM_INFINITY else 4 * n)
-        code = f"import resource; resource.setrlimit(resource.RLIMIT_NOFILE, ({limit}, {hard if hard != resource.RLIM_INFINITY else -1}))\n" + IDLE
+        limit = min(hard, 4 * n) if hard != resource.RLIM_INFINITY else 4 * n
+        code = (f"import resource\n"
+                f"resource.setrlimit(resource.RLIMIT_NOFILE, ({limit}, {hard}))\n" + IDLE)
         child = Child([PYTHON, "-c", code, str(n)], env=env)
         with child:
             line = child.expect("KIB", timeout=120)
