@@ -57,7 +57,11 @@ static Py_ssize_t pd_g = -1, pd_hup = -1, pd_runq = -1, pd_closing = -1, pd_d = 
 /* FD: its type and the slots write_fast uses. */
 static PyTypeObject *fd_type;
 static Py_ssize_t fd_state = -1, fd_tid = -1, fd_sysfd = -1, fd_pd = -1,
-                  fd_write_waiters = -1;
+                  fd_write_waiters = -1, fd_read_waiters = -1, fd_rsize = -1,
+                  fd_streak = -1, fd_drain_hint = -1;
+/* FDMutex's bits and fd.py's constants, as setup_fd was given them. */
+static long b_closed, b_rlock, b_wlock, b_rshut, b_drained, b_ref;
+static long read_min, read_max, fair_reads;
 
 static PyObject *str_netpollready, *str_append, *int_zero;
 
@@ -132,27 +136,34 @@ setup_polldesc(PyObject *mod, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* setup_fd(FD, CLOSED, WLOCK): learn the FD layout. */
+/* setup_fd(FD, CLOSED, RLOCK, WLOCK, RSHUT, DRAINED, REF, READ_MIN, READ_MAX,
+ * FAIR_READS): learn the FD layout and fd.py's constants. */
 static PyObject *
 setup_fd(PyObject *mod, PyObject *args)
 {
     PyObject *tp;
-    long closed, wlock;
-    if (!PyArg_ParseTuple(args, "O!ll", &PyType_Type, &tp, &closed, &wlock))
+    long c[9];
+    if (!PyArg_ParseTuple(args, "O!lllllllll", &PyType_Type, &tp, &c[0], &c[1], &c[2], &c[3],
+                          &c[4], &c[5], &c[6], &c[7], &c[8]))
         return NULL;
-    if (closed != FD_CLOSED || wlock != FD_WLOCK) {
+    if (c[0] != FD_CLOSED || c[2] != FD_WLOCK) {
         PyErr_SetString(PyExc_ValueError, "FDMutex's bits differ from _speedups.c's");
         return NULL;
     }
     PyTypeObject *t = (PyTypeObject *)tp;
-    Py_ssize_t state, tid, sysfd, pd, ww;
+    Py_ssize_t state, tid, sysfd, pd, ww, rw, rsize, streak, hint;
     if ((state = slot_offset(t, "state")) < 0 || (tid = slot_offset(t, "tid")) < 0 ||
         (sysfd = slot_offset(t, "sysfd")) < 0 || (pd = slot_offset(t, "pd")) < 0 ||
-        (ww = slot_offset(t, "write_waiters")) < 0)
+        (ww = slot_offset(t, "write_waiters")) < 0 ||
+        (rw = slot_offset(t, "read_waiters")) < 0 || (rsize = slot_offset(t, "rsize")) < 0 ||
+        (streak = slot_offset(t, "streak")) < 0 || (hint = slot_offset(t, "drain_hint")) < 0)
         return NULL;
     Py_INCREF(tp);
     Py_XSETREF(fd_type, t);
     fd_state = state, fd_tid = tid, fd_sysfd = sysfd, fd_pd = pd, fd_write_waiters = ww;
+    fd_read_waiters = rw, fd_rsize = rsize, fd_streak = streak, fd_drain_hint = hint;
+    b_closed = c[0], b_rlock = c[1], b_wlock = c[2], b_rshut = c[3], b_drained = c[4];
+    b_ref = c[5], read_min = c[6], read_max = c[7], fair_reads = c[8];
     Py_RETURN_NONE;
 }
 
@@ -463,9 +474,276 @@ write_fast(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     return PyLong_FromSsize_t(~(Py_ssize_t)n);
 }
 
+/* ---- FD.read ------------------------------------------------------------ */
+
+/* The small helpers read the int slots of an FD; -1 with no error set means
+ * "not a plain int": the caller takes the Python path. */
+static long
+long_slot(PyObject *obj, Py_ssize_t off)
+{
+    PyObject *v = SLOT(obj, off);
+    if (v == NULL || !PyLong_CheckExact(v))
+        return -1;
+    long x = PyLong_AsLong(v);
+    if (x == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return -1;
+    }
+    return x;
+}
+
+static int
+set_long_slot(PyObject *obj, Py_ssize_t off, long x)
+{
+    PyObject *v = PyLong_FromLong(x);
+    if (v == NULL)
+        return -1;
+    PyObject *old = SLOT(obj, off);
+    SLOT(obj, off) = v;
+    Py_XDECREF(old);
+    return 0;
+}
+
+/* The read(2) of FD.read: bytes, NULL with EAGAIN_MARK for EAGAIN, NULL
+ * with an exception set for an error.  Small reads as in sp_read. */
+static int read_eagain;
+
+static PyObject *
+do_read(int sfd, Py_ssize_t asked)
+{
+    PyObject *b = NULL;
+    char *buf = small_buf;
+    read_eagain = 0;
+    if (asked > SMALL_READ) {
+        b = PyBytes_FromStringAndSize(NULL, asked);
+        if (b == NULL)
+            return NULL;
+        buf = PyBytes_AS_STRING(b);
+    }
+    ssize_t got;
+    for (;;) {
+        got = read(sfd, buf, (size_t)asked);
+        if (got >= 0)
+            break;
+        if (errno == EINTR) {
+            if (PyErr_CheckSignals() < 0) {
+                Py_XDECREF(b);
+                return NULL;
+            }
+            continue;
+        }
+        Py_XDECREF(b);
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            read_eagain = 1;
+            return NULL;
+        }
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    if (b == NULL)
+        return PyBytes_FromStringAndSize(small_buf, got);
+    if (got != asked && _PyBytes_Resize(&b, got) < 0)
+        return NULL;
+    return b;
+}
+
+/* FD.read's bookkeeping after a read of ``got`` bytes out of ``asked``
+ * (fd.py: _after_short_read / _after_full_read), ``drained`` being the
+ * DRAINED bit of the state when the read began. */
+static int
+after_read(PyObject *fd, Py_ssize_t n, Py_ssize_t asked, Py_ssize_t got, int drained)
+{
+    if (got < asked) {
+        if (asked > read_min || !drained) {
+            if (!drained) {
+                long st = long_slot(fd, fd_state), hint = long_slot(fd, fd_drain_hint);
+                if (st < 0 || hint < 0)
+                    return -1;
+                if (set_long_slot(fd, fd_state, st | hint) < 0)
+                    return -1;
+            }
+            long rs = long_slot(fd, fd_rsize);
+            if (asked > read_min && got <= asked >> 2 && asked == rs &&
+                set_long_slot(fd, fd_rsize, (long)(asked >> 1)) < 0)
+                return -1;
+        }
+    } else if (drained || asked < n) {
+        if (drained) {
+            long st = long_slot(fd, fd_state);
+            if (st < 0 || set_long_slot(fd, fd_state, st & ~b_drained) < 0)
+                return -1;
+        }
+        if (asked < n && set_long_slot(fd, fd_rsize, (long)(asked << 1)) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The PollDesc's read deadline has passed (d[READ] < 0), or is not the plain
+ * 0 / positive float (then the Python path decides): 1; else 0. */
+static int
+read_deadline_odd(PyObject *pd)
+{
+    PyObject *d = SLOT(pd, pd_d);
+    if (d == NULL || !PyList_CheckExact(d) || PyList_GET_SIZE(d) < 3)
+        return 1;
+    PyObject *rd = PyList_GET_ITEM(d, MODE_READ);
+    return !(rd == int_zero || (PyFloat_CheckExact(rd) && PyFloat_AS_DOUBLE(rd) > 0.0));
+}
+
+/* read_fast(fd, n) -> bytes | None | int
+ *
+ * FD.read up to the point where it would park, for an FD of the class
+ * setup_fd learnt, a plain int n in 1..READ_MAX, called from the FD's
+ * thread with the read side free, not shut, no reader queued:
+ *
+ *   bytes   the whole read was done: what FD.read returns (b"" at EOF)
+ *   None    nothing was changed: the caller runs the Python FD.read
+ *           (closing, a passed or odd deadline, the fairness yield, another
+ *           waiter, any other class or value)
+ *   int r   FD.read would park now (a drained socket with no edge yet, or
+ *           EAGAIN): the read lock and its reference are taken, and the
+ *           caller parks in PollDesc.wait(MODE_READ), then calls
+ *           read_resume(fd, n, r), and drops the lock as FD.read does;
+ *           r = asked << 1 | (1 if the state was DRAINED).
+ *
+ * The lock is not taken for a read done here: nothing else runs during
+ * this call (one OS thread per runtime, no switch), so taking it and
+ * dropping it around the read would leave no trace. */
+static PyObject *
+read_fast(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "read_fast(fd, n)");
+        return NULL;
+    }
+    PyObject *fd = args[0], *nobj = args[1];
+    if (fd_type == NULL || pd_type == NULL || !Py_IS_TYPE(fd, fd_type) ||
+        !PyLong_CheckExact(nobj))
+        Py_RETURN_NONE;
+    long n = PyLong_AsLong(nobj);
+    if (n == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    if (n <= 0 || n > read_max)
+        Py_RETURN_NONE;
+    long s = long_slot(fd, fd_state);
+    PyObject *tid = SLOT(fd, fd_tid), *pd = SLOT(fd, fd_pd), *rw = SLOT(fd, fd_read_waiters);
+    if (s < 0 || s & (b_closed | b_rlock | b_rshut) || tid == NULL || pd == NULL ||
+        rw == NULL || !Py_IS_TYPE(pd, pd_type) ||
+        (rw != Py_None && !(PyList_CheckExact(rw) && PyList_GET_SIZE(rw) == 0)))
+        Py_RETURN_NONE;
+    unsigned long t = PyLong_AsUnsignedLong(tid);
+    if (t == (unsigned long)-1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    long rsize = long_slot(fd, fd_rsize), streak = long_slot(fd, fd_streak),
+         sfd = long_slot(fd, fd_sysfd);
+    if (t != PyThread_get_thread_ident() || rsize < 0 || streak < 0 || sfd < 0 || sfd > INT_MAX)
+        Py_RETURN_NONE;
+    long asked = n < rsize ? n : rsize;
+    PyObject *gs = SLOT(pd, pd_g), *hup = SLOT(pd, pd_hup);
+    if (SLOT(pd, pd_closing) != Py_False || read_deadline_odd(pd) || gs == NULL ||
+        hup == NULL || !PyList_CheckExact(gs) || PyList_GET_SIZE(gs) < 3)
+        Py_RETURN_NONE;
+    PyObject *g = PyList_GET_ITEM(gs, MODE_READ);
+    int drained = (s & b_drained) != 0;
+    if (drained && hup == Py_False) {
+        /* the drained-read shortcut: PollDesc.wait(MODE_READ) */
+        if (g == Py_None)
+            goto park;                    /* no edge yet: the caller parks */
+        if (g != pd_ready)
+            Py_RETURN_NONE;               /* another waiter: Python raises */
+        Py_INCREF(Py_None);
+        PyList_SET_ITEM(gs, MODE_READ, Py_None);
+        Py_DECREF(g);
+        if (set_long_slot(fd, fd_streak, 0) < 0)
+            return NULL;
+    } else {
+        /* PollDesc.prepare(MODE_READ), and the fairness count */
+        if (streak >= fair_reads)
+            Py_RETURN_NONE;               /* Python yields first */
+        if (g == pd_ready) {
+            Py_INCREF(Py_None);
+            PyList_SET_ITEM(gs, MODE_READ, Py_None);
+            Py_DECREF(g);
+        }
+        if (set_long_slot(fd, fd_streak, streak + 1) < 0)
+            return NULL;
+    }
+    PyObject *data = do_read((int)sfd, asked);
+    if (data == NULL) {
+        if (!read_eagain)
+            return NULL;
+        goto park;
+    }
+    if (after_read(fd, n, asked, PyBytes_GET_SIZE(data), drained) < 0) {
+        Py_DECREF(data);
+        return PyErr_Occurred() ? NULL : (PyErr_SetString(PyExc_SystemError,
+                                                          "FD slots changed type"), NULL);
+    }
+    return data;
+
+park:
+    /* Take the read lock and a reference, as FD.read's inlined lock does;
+     * FD.read zeroes the streak around its wait (nothing reads it meanwhile:
+     * the read lock is held). */
+    if (set_long_slot(fd, fd_state, s + b_rlock + b_ref) < 0 ||
+        set_long_slot(fd, fd_streak, 0) < 0)
+        return NULL;
+    return PyLong_FromLong(asked << 1 | drained);
+}
+
+/* read_resume(fd, n, r) -> bytes, or None for EAGAIN
+ *
+ * After read_fast returned r and the caller's PollDesc.wait(MODE_READ)
+ * returned POLL_OK: FD.read's read(2) and bookkeeping, the
+ * read lock still held (the caller drops it).  None: EAGAIN again (a
+ * spurious edge): the caller waits again. */
+static PyObject *
+read_resume(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "read_resume(fd, n, r)");
+        return NULL;
+    }
+    PyObject *fd = args[0];
+    long n = PyLong_AsLong(args[1]), r = PyLong_AsLong(args[2]);
+    if ((n == -1 || r == -1) && PyErr_Occurred())
+        return NULL;
+    if (fd_type == NULL || !Py_IS_TYPE(fd, fd_type)) {
+        PyErr_SetString(PyExc_TypeError, "read_resume: not an FD");
+        return NULL;
+    }
+    long sfd = long_slot(fd, fd_sysfd);
+    if (sfd < 0 || sfd > INT_MAX) {
+        PyErr_SetString(PyExc_SystemError, "FD.sysfd is not an int");
+        return NULL;
+    }
+    PyObject *data = do_read((int)sfd, r >> 1);
+    if (data == NULL) {
+        if (read_eagain)
+            Py_RETURN_NONE;
+        return NULL;
+    }
+    if (after_read(fd, n, r >> 1, PyBytes_GET_SIZE(data), (int)(r & 1)) < 0) {
+        Py_DECREF(data);
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_SystemError, "FD slots changed type");
+        return NULL;
+    }
+    return data;
+}
+
 static PyMethodDef methods[] = {
     {"setup_polldesc", setup_polldesc, METH_VARARGS, "setup_polldesc(PollDesc, READY)"},
-    {"setup_fd", setup_fd, METH_VARARGS, "setup_fd(FD, CLOSED, WLOCK)"},
+    {"setup_fd", setup_fd, METH_VARARGS,
+     "setup_fd(FD, CLOSED, RLOCK, WLOCK, RSHUT, DRAINED, REF, READ_MIN, READ_MAX, FAIR_READS)"},
+    {"read_fast", (PyCFunction)(void (*)(void))read_fast, METH_FASTCALL,
+     "read_fast(fd, n) -> bytes, None, or (asked << 1 | drained) with the read lock taken"},
+    {"read_resume", (PyCFunction)(void (*)(void))read_resume, METH_FASTCALL,
+     "read_resume(fd, n, r) -> bytes, or None for EAGAIN"},
 #ifdef __linux__
     {"epoll_dispatch", (PyCFunction)(void (*)(void))epoll_dispatch, METH_FASTCALL,
      "epoll_dispatch(epfd, timeout, pds, wakeup_fd) -> n, ~n if woken"},

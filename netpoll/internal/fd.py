@@ -675,6 +675,31 @@ def _write_accel(self, data):
     return self._write_from(data, ~n)     # ~n bytes fit: the rest parks
 
 
+def _read_accel(self, n):
+    """FD.read with the C fast path: the whole read when it needs no
+    parking; otherwise C takes the read lock (r is an int) and this frame
+    parks, so that no C frame is on the parked goroutine's stack."""
+    r = _read_fast(self, n)
+    if r is None:                     # not the plain case: nothing was changed
+        return _read_py(self, n)
+    if type(r) is bytes:
+        return r
+    try:                              # FD.read from its PollDesc.wait on
+        pd = self.pd
+        while True:
+            code = pd.wait(MODE_READ)
+            if code:
+                raise self._poll_error(code, MODE_READ) from None
+            data = _read_resume(self, n, r)
+            if data is not None:
+                return data
+    finally:                          # speed trick: _read_unlock, inlined
+        s = self.state - _RLOCK_REF
+        self.state = s
+        if s & CLOSED or self.read_waiters:
+            self._unlock_slow(RLOCK, s)
+
+
 def _write_from(self, data, n):
     """The rest of a write the C fast path began: ``n`` bytes of ``data``
     went out; nothing ran since, so the lock is still free."""
@@ -687,7 +712,12 @@ def _write_from(self, data, n):
 
 if ACCEL is not None:
     ACCEL.setup_polldesc(PollDesc, READY)
-    ACCEL.setup_fd(FD, CLOSED, WLOCK)
+    ACCEL.setup_fd(FD, CLOSED, RLOCK, WLOCK, RSHUT, DRAINED, REF, READ_MIN, READ_MAX,
+                   FAIR_READS)
+    _read_fast = ACCEL.read_fast
+    _read_resume = ACCEL.read_resume
+    _read_py = FD.read
+    FD.read = _read_accel
     _sysread = ACCEL.read             # os.read without the GIL round trip; None for EAGAIN
     _write_fast = ACCEL.write_fast
     _write_py = FD.write

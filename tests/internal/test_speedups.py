@@ -109,6 +109,52 @@ def main():
     conn.close()
     peer.close()
 
+    # reads: sizes, a passed deadline with data ready, contention, shutdown
+    conn, peer = pair()
+    log.append(("read 0", conn.read(0)))
+    try:
+        conn.read(-1)
+    except ValueError as e:
+        log.append(("read -1", type(e).__name__))
+    peer.sendall(b"q" * 10)
+    netpoll.gosched()
+    log.append(("read 3 of 10", conn.read(3), conn.read(100)))
+    peer.sendall(b"ready")
+    netpoll.gosched()
+    conn.set_read_deadline(time.monotonic() - 1)
+    try:
+        conn.read(10)
+    except DeadlineExceededError as e:
+        log.append(("passed read deadline, data ready", type(e).__name__))
+    conn.set_read_deadline(None)
+    log.append(("then the data", conn.read(10)))
+    got = []
+    def rd(tag):
+        got.append((tag, conn.read(100)))
+    g1, g2 = netpoll.go(rd, 1), netpoll.go(rd, 2)
+    netpoll.sleep(0.02)
+    peer.sendall(b"first")
+    netpoll.sleep(0.02)
+    peer.sendall(b"second")
+    g1.join(); g2.join()
+    log.append(("two readers, in turn", got))
+    # a flooding peer: reads keep finding data, fairness yields now and then
+    ticks = []
+    def ticker():
+        for _ in range(5):
+            ticks.append(1)
+            netpoll.gosched()
+    netpoll.go(ticker)
+    peer.sendall(b"f" * 200000)
+    total = 0
+    while total < 200000:
+        total += len(conn.read(100))
+    log.append(("flood read in 100s", total, len(ticks)))
+    conn.close_read()
+    log.append(("after close_read", conn.read(10)))
+    conn.close()
+    peer.close()
+
     # close wakes a parked reader and a parked writer
     conn, peer = pair()
     def reader():
