@@ -85,7 +85,10 @@ def one(cmd, point, duration, outdir, cache_sim=False):
                             capture_output=True, text=True, timeout=duration + 600)
         res = json.loads([ln for ln in lg.stdout.splitlines() if ln.startswith("{")][-1])
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
         try:
             proc.wait(60)
         except subprocess.TimeoutExpired:
