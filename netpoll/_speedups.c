@@ -6,6 +6,8 @@
  *                   (poller/epoll.py's loop, in one call)
  *   write_fast      FD.write when the write lock is free and the socket
  *                   takes the bytes at once (internal/fd.py)
+ *   read_fast       FD.read up to the point where it would park; if it
+ *   read_resume     must, the Python frame parks and read_resume finishes
  *   read            os.read for a non-blocking descriptor: None instead of
  *                   raising BlockingIOError, and the GIL kept
  *
@@ -504,8 +506,8 @@ set_long_slot(PyObject *obj, Py_ssize_t off, long x)
     return 0;
 }
 
-/* The read(2) of FD.read: bytes, NULL with EAGAIN_MARK for EAGAIN, NULL
- * with an exception set for an error.  Small reads as in sp_read. */
+/* The read(2) of FD.read: bytes; NULL with read_eagain set for EAGAIN;
+ * NULL with an exception set for an error.  Small reads as in sp_read. */
 static int read_eagain;
 
 static PyObject *
