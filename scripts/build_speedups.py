@@ -27,8 +27,12 @@ def build(quiet=False):
     out = target()
     if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(SRC):
         return out
+    include = sysconfig.get_paths()["include"]
+    if not os.path.exists(os.path.join(include, "Python.h")):
+        raise OSError(f"no Python.h in {include}: install this Python's headers "
+                      f"(Debian/Ubuntu: python3-dev)")
     cc = shlex.split(sysconfig.get_config_var("CC") or "cc")
-    cmd = cc + ["-shared", "-fPIC", "-O2", "-Wall", "-I", sysconfig.get_paths()["include"],
+    cmd = cc + ["-shared", "-fPIC", "-O2", "-Wall", "-I", include,
                 SRC, "-o", out + ".tmp"]
     if sys.platform == "darwin":
         cmd += ["-undefined", "dynamic_lookup"]
