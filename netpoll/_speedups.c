@@ -771,5 +771,11 @@ PyInit__speedups(void)
     int_zero = PyLong_FromLong(0);
     if (str_netpollready == NULL || str_append == NULL || int_zero == NULL)
         return NULL;
-    return PyModule_Create(&moduledef);
+    PyObject *m = PyModule_Create(&moduledef);
+    /* netpoll/speedups.py uses the module only if this matches its API. */
+    if (m != NULL && PyModule_AddIntConstant(m, "API", 2) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

@@ -17,6 +17,10 @@ every case that is not the plain one back to it.
 """
 
 import os
+import warnings
+
+API = 2
+"""The interface version of _speedups.c this Python code was written for."""
 
 ACCEL = None
 """``netpoll._speedups`` when it is built and not disabled, else None."""
@@ -26,4 +30,11 @@ if os.environ.get("NETPOLL_PURE", "") in ("", "0"):
         from . import _speedups
         ACCEL = _speedups
     except ImportError:           # not built (no compiler), or not CPython
+        ACCEL = None
+    if ACCEL is not None and getattr(ACCEL, "API", None) != API:
+        # A stale in-place build (the source changed since): pure Python.
+        warnings.warn("netpoll._speedups was built from another version of "
+                      "_speedups.c: running pure Python; rebuild it "
+                      "(python scripts/build_speedups.py, or pip install again)",
+                      RuntimeWarning, stacklevel=2)
         ACCEL = None
