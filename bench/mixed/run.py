@@ -71,6 +71,24 @@ def stop(proc):
             proc.wait()
 
 
+def session_cpu(sid):
+    """User + system CPU seconds of every process in session ``sid`` (the
+    server and, for gunicorn, its worker), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid:          # field 6: session id
+            total += int(fields[11]) + int(fields[12])   # utime, stime
+    return total / tick
+
+
 def netpoll_serve_available(py):
     r = subprocess.run([py, "-m", "netpoll", "serve", "--help"], cwd=ROOT,
                        env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True)
@@ -147,12 +165,17 @@ def main():
                 try:
                     body = wait_http(f"http://127.0.0.1:{port}/", expect=b"cached-value Hello")
                     wrk(f"http://127.0.0.1:{port}/", 1, args.connections)       # warm-up
+                    cpu0 = session_cpu(proc.pid)
                     r = wrk(f"http://127.0.0.1:{port}/", args.duration, args.connections)
+                    # CPU per request: steadier than req/s on a shared machine
+                    r["cpu_us_per_req"] = ((session_cpu(proc.pid) - cpu0) * 1e6
+                                           / max(1.0, r["rps"] * args.duration))
                 finally:
                     stop(proc)
                 r["body"] = body.decode(errors="replace")
                 results[name].append(r)
                 print(f"rep {rep + 1} {name:8s} {r['rps']:9.1f} req/s  p99 {r['p99_ms']:8.2f} ms"
+                      f"  server CPU {r['cpu_us_per_req']:7.0f} us/req"
                       f"  non2xx {r['non2xx']} {r['socket_errors']}", flush=True)
     finally:
         for p in reversed(procs):
@@ -164,16 +187,19 @@ def main():
     med = {n: sorted(r["rps"] for r in results[n])[len(results[n]) // 2] for n in results}
     p99 = {n: sorted(r["p99_ms"] for r in results[n])[len(results[n]) // 2] for n in results}
     print()
-    print("| server | median req/s | median p99 (ms) |")
-    print("|---|---|---|")
+    cpu = {n: sorted(r["cpu_us_per_req"] for r in results[n])[len(results[n]) // 2]
+           for n in results}
+    print("| server | median req/s | median p99 (ms) | server CPU per request (us) |")
+    print("|---|---|---|---|")
     for n in results:
-        print(f"| {n} | {med[n]:.0f} | {p99[n]:.1f} |")
+        print(f"| {n} | {med[n]:.0f} | {p99[n]:.1f} | {cpu[n]:.0f} |")
     print(f"\nnetpoll / gevent req/s: {med['netpoll'] / med['gevent']:.2f}x "
           f"(target >= 1.5x at the same p99); netpoll side: "
           f"{'netpoll serve --patch' if real_serve else 'standin_serve.py'}")
     if args.out:
         with open(args.out, "w") as f:
             json.dump({"results": results, "median_rps": med, "median_p99_ms": p99,
+                       "median_cpu_us_per_req": cpu,
                        "netpoll_server": "serve" if real_serve else "standin",
                        "connections": args.connections, "duration": args.duration}, f, indent=1)
 

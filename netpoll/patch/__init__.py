@@ -13,13 +13,14 @@ select     ``select.select``, ``select.poll``, ``selectors.*Selector``
            and ``selectors.DefaultSelector`` (see ``waiting``)
 time       ``time.sleep``: ``netpoll.sleep`` in a goroutine
 dns        ``getaddrinfo``, ``gethostbyname(_ex)``, ``gethostbyaddr``,
-           ``getnameinfo``: a worker thread per lookup (see ``resolver``)
+           ``getnameinfo``: in the resolver pool's threads (``resolver``)
 =========  ==============================================================
 
-Every replacement decides per call: in a thread whose netpoll runtime is
-running, it parks the calling goroutine; in any other thread (no runtime:
-a ``to_thread`` worker, a library's own thread pool, a program that never
-called ``run``) it behaves like the original and blocks that thread only.
+Every replacement decides per call: in a thread that has a netpoll runtime
+(inside ``run``, or created by an earlier blocking netpoll call), it parks
+the calling goroutine; in any other thread (a ``to_thread`` worker, a
+library's own thread pool, a program that never uses netpoll's runtime)
+it behaves like the original and blocks that thread only.
 
 Patch before importing the libraries: one that did ``from socket import
 socket`` or ``from time import sleep`` earlier keeps the original.
@@ -30,8 +31,9 @@ names what is patched.  ``NETPOLL_PATCH=1`` (or a comma list such as
 ``threading`` is not patched: a ``threading.Lock`` that one goroutine holds
 across I/O blocks the whole thread when a second goroutine of the same
 thread tries to take it (nothing can then release it).  The watchdog
-(``NETPOLL_WATCHDOG`` / ``netpoll.set_watchdog``) reports such a stall
-with both stacks; see docs/compatibility.md.
+(``NETPOLL_WATCHDOG`` / ``netpoll.set_watchdog``) reports such a stall:
+the blocked goroutine's stack, the lock call, and the parked goroutines,
+the holder among them; see docs/compatibility.md.
 """
 
 import threading

@@ -5,6 +5,7 @@ process with ``netpoll.patch()`` applied first.
 Patching is process-global, so no test patches the pytest process: each
 scenario runs in its own child and reports on stdout."""
 
+import glob
 import json
 import os
 import shutil
@@ -18,7 +19,10 @@ import pytest
 from support import PYTHON, Child, ServerProcess
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PG_BIN = "/usr/lib/postgresql/15/bin"
+# Debian's PostgreSQL server binaries (15 on bookworm); the newest installed.
+PG_BIN = (sorted(glob.glob("/usr/lib/postgresql/*/bin"),
+                 key=lambda p: int(p.split("/")[-2]) if p.split("/")[-2].isdigit() else 0)
+          or ["/usr/lib/postgresql/15/bin"])[-1]
 
 
 def _need(cmd, path=None):
@@ -152,7 +156,7 @@ def redis_server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def postgres_server():
-    """The port of a real PostgreSQL 15 server (initdb into a temp dir,
+    """The port of a real PostgreSQL server (initdb into a temp dir,
     trust authentication, user ``postgres``), stopped and removed after.
     Run as ``nobody`` when the tests run as root (postgres refuses root)."""
     initdb = _need("initdb", PG_BIN)

@@ -31,4 +31,4 @@ def test_patch_pg8000_concurrent_queries(patched_epoll, postgres_server):
         print(json.dumps(netpoll.run(main)))
     """)
     assert out["ok"], out
-    assert out["took"] < 2.0, out        # sequentially: 20 x 0.2 s = 4 s
+    assert out["took"] < 2.5, out        # sequentially: 20 x 0.2 s = 4 s

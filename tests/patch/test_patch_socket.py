@@ -287,3 +287,47 @@ def test_patch_deadline_left_armed_never_leaks(patched):
         print(json.dumps(netpoll.run(main)))
     """)
     assert out == {"ready": True, "second": "2", "third": "2", "fourth": "timeout"}
+
+
+def test_patch_dropped_socket_unregisters_and_closes_once(patched):
+    """A registered patched socket dropped without close(): its descriptor
+    is closed once (CPython's ResourceWarning path), its registration goes
+    with it, and a new socket reusing the number parks and wakes normally."""
+    out = patched("""
+        import socket, os, time, gc, warnings
+        warnings.simplefilter("ignore", ResourceWarning)
+        def main():
+            a, b = socket.socketpair()
+            b.sendall(b"x"); a.recv(1)          # a is registered now
+            num = a.fileno()
+            del a; gc.collect()
+            try:
+                os.fstat(num); closed = False
+            except OSError:
+                closed = True
+            c, d = socket.socketpair()
+            reused = num in (c.fileno(), d.fileno())
+            def later():
+                time.sleep(0.05); d.sendall(b"y")
+            netpoll.go(later)
+            got = c.recv(1)
+            return {"closed": closed, "reused": reused, "got": got.decode(),
+                    "b_eof": b.recv(1) == b""}
+        print(json.dumps(netpoll.run(main)))
+    """)
+    assert out["closed"] and out["got"] == "y" and out["b_eof"], out
+
+
+def test_patch_huge_timeout_outside_runtime(patched_epoll):
+    """Outside a runtime a patched socket waits in poll(), whose timeout is
+    an int of milliseconds: a timeout of 1e9 s must wait, not raise
+    OverflowError (the bug), as CPython's own socket does."""
+    out = patched_epoll("""
+        import socket, threading
+        a, b = socket.socketpair()
+        a.settimeout(1e9)
+        threading.Timer(0.1, b.sendall, (b"z",)).start()
+        got = a.recv(1)
+        print(json.dumps({"got": got.decode()}))
+    """)
+    assert out == {"got": "z"}

@@ -92,3 +92,32 @@ def test_patch_ssl_server_side_handshake_unwrap(patched, tls_ca):
     assert out["kind"] == "SSLSocket" and out["version"].startswith("TLS")
     assert out["timed"] is not None and 0.15 < out["timed"] < 3, out
     assert out["ticks"] > 10, out
+
+
+def test_patch_ssl_context_made_before_patch(patched_epoll, tls_ca):
+    """A context created before netpoll.patch() (a library's module-level
+    context) still wraps into the cooperative SSLSocket: the patch changes
+    ssl.SSLContext.sslsocket_class, which every context uses."""
+    ca, cert, key = tls_ca
+    out = patched_epoll(f"""
+        import socket, time
+        def main():
+            srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen()
+            SERVER.load_cert_chain({cert!r}, {key!r})
+            lsock = SERVER.wrap_socket(srv, server_side=True)
+            def serve():
+                conn, _ = lsock.accept()
+                conn.sendall(conn.recv(100).upper())
+                conn.close()
+            g = netpoll.go(serve)
+            c = EARLY.wrap_socket(socket.create_connection(lsock.getsockname()),
+                                  server_hostname="localhost")
+            c.sendall(b"early context")
+            back = c.recv(100)
+            g.join(10)
+            return {{"kind": type(c).__module__, "back": back.decode()}}
+        print(json.dumps(netpoll.run(main)))
+    """, patch=(f"import ssl\nEARLY = ssl.create_default_context(cafile={ca!r})\n"
+                "SERVER = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)\n"
+                "netpoll.patch()"))
+    assert out == {"kind": "netpoll.patch.sslsockets", "back": "EARLY CONTEXT"}

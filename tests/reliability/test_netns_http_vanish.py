@@ -13,11 +13,10 @@ import time
 import pytest
 import trustme
 
+from netpoll import http
+
 from support import PYTHON, ServerProcess, fd_count, recv_exactly, wait_until
 from support.netns import VethPair
-
-http = pytest.importorskip("netpoll.http",
-                          reason="netpoll.http is not merged into this tree yet")
 
 HELLO = b"HTTP/1.1 200 OK"
 REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -84,7 +83,6 @@ def test_idle_timeout_frees_a_vanished_keepalive_client(pair, poller):
 
 
 def test_https_handshake_from_a_vanished_client_ends_at_the_header_timeout(pair, poller):
-    pytest.importorskip("netpoll.tls", reason="netpoll.tls is not merged into this tree yet")
     ca = trustme.CA()
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert(pair.addr["a"]).configure_cert(server_ctx)

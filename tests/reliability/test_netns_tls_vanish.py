@@ -14,13 +14,10 @@ import time
 import pytest
 import trustme
 
-from netpoll import DeadlineExceededError
+from netpoll import DeadlineExceededError, tls
 
 from support import fd_count, open_fds, wait_until
 from support.netns import VethPair
-
-tls = pytest.importorskip("netpoll.tls",
-                         reason="netpoll.tls is not merged into this tree yet")
 
 
 @pytest.fixture
@@ -90,7 +87,10 @@ def test_server_handshake_with_a_vanished_client_ends_at_its_deadline(pair, poll
         rt.call(ln.close)
 
 
-def test_dial_handshake_with_a_vanished_server_ends_at_the_dial_timeout(pair, poller, ca):
+@pytest.mark.parametrize("limit", ["timeout", "ctx"])
+def test_dial_handshake_with_a_vanished_server_ends_at_its_limit(pair, poller, ca, limit):
+    """``tls.dial``'s timeout covers the handshake, and so does its
+    context's deadline (Go: handshakeContext)."""
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert(pair.addr["b"]).configure_cert(server_ctx)
     client_ctx = ssl.create_default_context()
@@ -116,10 +116,18 @@ def test_dial_handshake_with_a_vanished_server_ends_at_the_dial_timeout(pair, po
     t.start()
 
     def dial():
+        from netpoll import context
         fds = open_fds()
         t0 = time.monotonic()
-        with pytest.raises(DeadlineExceededError) as info:
-            tls.dial("tcp", f"{pair.addr['b']}:{port}", client_ctx, timeout=2.0)
+        address = f"{pair.addr['b']}:{port}"
+        if limit == "timeout":
+            with pytest.raises(DeadlineExceededError) as info:
+                tls.dial("tcp", address, client_ctx, timeout=2.0)
+        else:
+            ctx, cancel = context.with_timeout(context.background(), 2.0)
+            with pytest.raises(context.DeadlineExceeded) as info:
+                tls.dial("tcp", address, client_ctx, ctx=ctx)
+            cancel()
         elapsed = time.monotonic() - t0
         # the only new descriptor is the server's end, accepted in b meanwhile
         assert open_fds() - fds == {str(accepted[0].fileno())}, "the dial leaked its socket"
@@ -134,8 +142,9 @@ def test_dial_handshake_with_a_vanished_server_ends_at_the_dial_timeout(pair, po
             vanisher.start()
             message, elapsed = rt.call(dial)
             vanisher.join(10)
-            print(f"tls.dial ended {elapsed:.2f} s after it started (timeout 2 s)")
-            assert message.endswith("i/o timeout"), message
+            print(f"tls.dial ended {elapsed:.2f} s after it started ({limit} 2 s)")
+            assert message.endswith("i/o timeout" if limit == "timeout"
+                                    else "context deadline exceeded"), message
             assert 1.9 <= elapsed <= 5.0, elapsed
     finally:
         t.join(10)

@@ -96,7 +96,11 @@ class OpenSSLServer:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             bufsize=0)      # unbuffered: select() must see every unread byte
         self.lines = []
-        line = self.expect("ACCEPT")
+        try:
+            line = self.expect("ACCEPT")
+        except BaseException:
+            self.close()              # not returned: no `with` would stop it
+            raise
         self.address = line.split()[1]
 
     def command(self, text):

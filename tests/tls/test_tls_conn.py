@@ -319,3 +319,53 @@ def test_many_small_messages_both_ways(run, certs, version):
         g.join()
         s.close()
     run(main)
+
+
+def test_close_during_blocked_write_is_prompt(run, certs):
+    """close() while a write is parked on a full socket (the peer does not
+    read) skips close_notify, as Go does, returns at once and wakes the
+    writer with ClosedError."""
+    def main():
+        c, s = handshaken_pair(certs)
+        blob = b"w" * (1 << 20)
+
+        def writer():
+            while True:
+                c.write(blob)
+        g = netpoll.go(writer)
+        wait_parked(g)
+        t0 = time.monotonic()
+        c.close()
+        elapsed = time.monotonic() - t0
+        with pytest.raises(ClosedError):
+            g.join()
+        s.close()
+        return elapsed
+    assert run(main) < 1.0
+
+
+def test_tls_inside_tls(run, certs):
+    """A tls.Conn over another tls.Conn (a proxy's tunnel): the inner one
+    reads and writes through the outer one's read and write."""
+    def main():
+        outer_c, outer_s = handshaken_pair(certs)
+        inner_s = tls.server(outer_s, certs.server_ctx())
+        inner_c = tls.client(outer_c, certs.client_ctx(), "localhost")
+
+        def echo():
+            while data := inner_s.read():
+                inner_s.write(data)
+            inner_s.close()
+        g = netpoll.go(echo)
+        msg = os.urandom(100_000)
+        inner_c.write(msg)
+        got = b""
+        while len(got) < len(msg):
+            got += inner_c.read()
+        inner_c.close_write()
+        assert inner_c.read() == b""
+        g.join()
+        inner_c.close()
+        assert got == msg
+        assert inner_c.connection_state().version == "TLSv1.3"
+    run(main)
