@@ -118,7 +118,7 @@ setup_polldesc(PyObject *mod, PyObject *args)
     Py_ssize_t g, hup, runq, closing, d;
     if ((g = slot_offset(t, "g")) < 0 || (hup = slot_offset(t, "hup")) < 0 ||
         (runq = slot_offset(t, "runq")) < 0 || (closing = slot_offset(t, "closing")) < 0 ||
-        (d = slot_offset(t, "d")) < 0)
+        (d = slot_offset(t, "deadline")) < 0)
         return NULL;
     /* The class's own netpollready, as defined: epoll_dispatch does its
      * state change itself only while the class still has this one (a test
@@ -580,7 +580,7 @@ after_read(PyObject *fd, Py_ssize_t n, Py_ssize_t asked, Py_ssize_t got, int dra
     return 0;
 }
 
-/* The PollDesc's read deadline has passed (d[READ] < 0), or is not the plain
+/* The PollDesc's read deadline has passed (deadline[READ] < 0), or is not the plain
  * 0 / positive float (then the Python path decides): 1; else 0. */
 static int
 read_deadline_odd(PyObject *pd)

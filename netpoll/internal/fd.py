@@ -711,9 +711,18 @@ def _write_from(self, data, n):
 
 
 if ACCEL is not None:
-    ACCEL.setup_polldesc(PollDesc, READY)
-    ACCEL.setup_fd(FD, CLOSED, RLOCK, WLOCK, RSHUT, DRAINED, REF, READ_MIN, READ_MAX,
-                   FAIR_READS)
+    try:
+        ACCEL.setup_polldesc(PollDesc, READY)
+        ACCEL.setup_fd(FD, CLOSED, RLOCK, WLOCK, RSHUT, DRAINED, REF, READ_MIN, READ_MAX,
+                       FAIR_READS)
+    except (AttributeError, TypeError, ValueError) as exc:
+        # The classes changed shape (a slot renamed...) and the C code was
+        # not updated: pure Python, said loudly.
+        import warnings
+        warnings.warn(f"netpoll._speedups does not fit this netpoll ({exc}): "
+                      f"running pure Python", RuntimeWarning, stacklevel=1)
+        ACCEL = None
+if ACCEL is not None:
     _read_fast = ACCEL.read_fast
     _read_resume = ACCEL.read_resume
     _read_py = FD.read

@@ -72,6 +72,9 @@ for _i in range(1 << len(_EVENT_BITS)):
 del _i, _ev
 
 
+_epoll_dispatch = ACCEL.epoll_dispatch if ACCEL is not None else None
+
+
 class EpollPoller(PollerBase):
     name = "epoll"
 
@@ -79,11 +82,10 @@ class EpollPoller(PollerBase):
         super().__init__()
         self._ep = select.epoll()
         self._ep.register(self._wakeup.fd, _EPOLLIN | _EPOLLET)
-        if ACCEL is not None:
+        from ..internal import fd as _fd      # it checks that the C code fits
+        if _fd.ACCEL is not None:
             # Speed trick (C, netpoll/speedups.py): the wait and the
             # dispatch of its events in one call; same behaviour as below.
-            from ..runtime.polldesc import READY, PollDesc
-            ACCEL.setup_polldesc(PollDesc, READY)
             self._epfd = self._ep.fileno()
             self.wait = self._wait_accel
 
@@ -140,7 +142,7 @@ class EpollPoller(PollerBase):
         lookup and netpollready's state change in one call (the Python loop
         above is the reference: same events, same modes, same order)."""
         self.polls += 1
-        n = ACCEL.epoll_dispatch(self._epfd, timeout, self._pds, self._wakeup.fd)
+        n = _epoll_dispatch(self._epfd, timeout, self._pds, self._wakeup.fd)
         if n < 0:                     # the wake-up descriptor was among them
             n = ~n
             self._wakeup.drain()

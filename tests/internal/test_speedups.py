@@ -41,7 +41,7 @@ import errno, os, signal, socket, sys, threading, time
 import netpoll
 from netpoll import net
 from netpoll.errors import ClosedError, DeadlineExceededError
-from netpoll.speedups import ACCEL
+from netpoll.internal.fd import ACCEL   # None if the C code did not fit
 
 POLLER = sys.argv[1]
 log = []
