@@ -82,7 +82,9 @@ class EpollPoller(PollerBase):
         super().__init__()
         self._ep = select.epoll()
         self._ep.register(self._wakeup.fd, _EPOLLIN | _EPOLLET)
-        from ..internal import fd as _fd      # it checks that the C code fits
+        # internal.fd checked at import that the C code fits the classes.
+        from ..internal import fd as _fd
+
         if _fd.ACCEL is not None:
             # Speed trick (C, netpoll/speedups.py): the wait and the
             # dispatch of its events in one call; same behaviour as below.
