@@ -5,9 +5,9 @@ HTTP call to a local upstream per request (app.py), served by
     python bench/mixed/run.py [--duration 10] [--connections 64] [--repeats 3]
 
 Needs redis-server and wrk (scripts/system-deps.sh) and, for the gevent
-side, a separate venv with gunicorn + gevent + redis + requests
-(``--gevent-venv``, default /work/benchvenv-patch; make it with
-``python -m venv DIR && DIR/bin/pip install gunicorn gevent redis requests``).
+side, the peers' venv that ``sh bench/setup.sh`` makes from
+bench/requirements.txt (gunicorn, gevent, redis, requests; ``--gevent-venv``
+to choose another).
 Never install gevent into netpoll's own environment.
 
 Until ``netpoll serve`` exists, the netpoll side runs standin_serve.py
@@ -28,6 +28,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchenv import PEER_VENV
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -114,7 +117,7 @@ def main():
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--python", default=sys.executable, help="python for netpoll's side")
-    ap.add_argument("--gevent-venv", default="/work/benchvenv-patch")
+    ap.add_argument("--gevent-venv", default=PEER_VENV)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
 

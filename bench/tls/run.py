@@ -21,9 +21,8 @@ report ratios from one run.
     python bench/tls/run.py --quick                  # 1 repeat, 1 s: checks it works
     python bench/tls/run.py --servers netpoll,go --secs 5 --md out.md
 
-gevent and uvloop run in a separate venv (``--peer-python``, default
-/work/benchvenv-tls/bin/python: ``python -m venv DIR && DIR/bin/pip install
-gevent uvloop``); netpoll runs with ``--python`` (default: this one) and the
+gevent and uvloop run in the peers' venv that ``sh bench/setup.sh`` makes
+from bench/requirements.txt (``--peer-python`` to choose another); netpoll runs with ``--python`` (default: this one) and the
 repo on PYTHONPATH.  Go must be installed (``apt-get install golang-go``).
 """
 
@@ -36,6 +35,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchenv import PEER_PYTHON
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -124,8 +126,8 @@ def main():
     ap.add_argument("--bulk-conns", type=int, default=1, help="bulk connections")
     ap.add_argument("--quick", action="store_true", help="1 repeat of 1 s")
     ap.add_argument("--python", default=sys.executable, help="python with greenlet, for netpoll")
-    ap.add_argument("--peer-python", default="/work/benchvenv-tls/bin/python",
-                    help="python with gevent and uvloop")
+    ap.add_argument("--peer-python", default=PEER_PYTHON,
+                    help="python with gevent and uvloop (default: the venv bench/setup.sh makes)")
     ap.add_argument("--md", help="write the table here too (markdown)")
     args = ap.parse_args()
     if args.quick:

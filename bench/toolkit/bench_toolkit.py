@@ -1,8 +1,8 @@
 """The cost of the toolkit's basic operations, side by side with Go and
 gevent (issue: select, Mutex and channels).
 
-    /work/venv/bin/python bench/toolkit/bench_toolkit.py [-n 200000]
-        [--gevent-python /work/benchvenv/bin/python] [--no-go]
+    .venv/bin/python bench/toolkit/bench_toolkit.py [-n 200000]
+        [--gevent-python PYTHON] [--no-go]
 
 Operations (ns per operation, best of 5 runs of n):
   mutex          an uncontended lock + unlock (netpoll.Mutex; Go sync.Mutex;
@@ -30,6 +30,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
+sys.path.insert(0, os.path.dirname(HERE))
+
+from benchenv import PEER_PYTHON  # noqa: E402  (bench/benchenv.py)
 
 import netpoll  # noqa: E402
 from netpoll import Chan, Mutex, Recv, select  # noqa: E402
@@ -135,7 +138,7 @@ def gevent_ops(n, python):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-n", type=int, default=200_000)
-    ap.add_argument("--gevent-python", default="/work/benchvenv/bin/python")
+    ap.add_argument("--gevent-python", default=PEER_PYTHON)
     ap.add_argument("--no-go", action="store_true")
     args = ap.parse_args()
     mine = netpoll.run(netpoll_ops, args.n)

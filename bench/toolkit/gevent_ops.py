@@ -1,5 +1,5 @@
 """The toolkit benchmark's gevent side (run with a Python that has gevent,
-e.g. /work/benchvenv/bin/python): prints "name ns_per_op" lines."""
+e.g. the peers' venv that bench/setup.sh makes): prints "name ns_per_op" lines."""
 
 import sys
 import time

@@ -61,7 +61,7 @@ class Server:
         self.max_body_bytes = max_body_bytes
         self.tls_context = tls_context
         if tls_context is not None:
-            from .. import tls  # netpoll.tls (SPEC §5): imported only for HTTPS
+            from .. import tls  # netpoll.tls (docs/reference.md §5): imported only for HTTPS
             self._tls_server = tls.server
         self.error_log: TextIO = sys.stderr        # wsgi.errors
         # callable(environ, status, sent) or None

@@ -76,7 +76,7 @@ def sleep(secs: float) -> None:
 
 def patch(*, socket: bool = True, ssl: bool = True, select: bool = True,
           time: bool = True, dns: bool = True) -> frozenset[str]:
-    """Make the standard library cooperative (SPEC §7); returns
+    """Make the standard library cooperative (docs/reference.md §7); returns
     ``patched()``."""
     with _lock:
         # netpoll's level-triggered backends bind select.select / select.poll
@@ -142,7 +142,6 @@ def unpatch() -> None:
 
 
 def patch_from_env(value: str) -> frozenset[str]:
-
     """Apply ``NETPOLL_PATCH``: ``1``/``all``/``true`` for everything, or a
     comma list of names; ``0``/empty for nothing."""
     value = value.strip().lower()

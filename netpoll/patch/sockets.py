@@ -650,7 +650,6 @@ def _sendall_flags(fd: FD, data: ReadableBuffer, flags: int) -> None:
 # its globals; these are for completeness) ------------------------------------
 
 def _copy_docs() -> None:
-
     for name in ("recv", "recv_into", "recvfrom", "recvfrom_into", "send", "sendall",
                  "sendto", "connect", "connect_ex", "accept", "shutdown", "settimeout",
                  "gettimeout", "setblocking", "getblocking", "detach"):

@@ -229,7 +229,6 @@ class _CoopSelector:
 
 
 def _coop_class(cls: type[_selectors.BaseSelector]) -> type[_selectors.BaseSelector]:
-
     return type(cls.__name__, (_CoopSelector, cls),
                 {"__doc__": f"{cls.__name__} whose select() parks only the calling goroutine.",
                  "__module__": __name__})
