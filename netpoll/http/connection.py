@@ -158,7 +158,7 @@ class Connection:
         "server", "conn", "parser", "queue", "base", "env", "url", "body",
         "in_head", "head_size", "head_raw", "plain", "dead", "body_dl", "completed",
         "pending", "pending_size", "timeouts", "error", "closing", "idle", "served",
-        "rdl", "max_header", "max_body",
+        "rdl", "max_header", "max_body", "chunk_at", "trailer_raw",
         # the answer being written
         "status", "headers", "sent", "keep", "chunked", "no_body", "left", "renv", "rinp",
     )
@@ -190,6 +190,8 @@ class Connection:
         self.rdl = None          # the read deadline last set
         self.max_header = server.max_header_bytes
         self.max_body = server.max_body_bytes
+        self.chunk_at = -1       # body bytes parsed at the last chunk header
+        self.trailer_raw = 0     # bytes read wholly inside a trailer section
         self.status = None
         self.sent = False
 
@@ -211,6 +213,14 @@ class Connection:
 
     def on_header(self, name, value):
         self.head_size += len(name) + len(value)
+        if not self.in_head:
+            # A trailer field of a chunked body: the application already
+            # has the environ, so it is dropped, never merged (RFC 9110
+            # 6.5.1).  Head and trailer fields share max_header_bytes; an
+            # unfinished trailer field is bounded in feed().
+            if self.head_size > self.max_header:
+                raise HTTPError(431)
+            return
         key = _HEADER_KEYS.get(name, 0)
         if key == 0:
             key = _header_key(name)
@@ -289,7 +299,13 @@ class Connection:
             raise HTTPError(413)          # a chunked body grew too large
         inp.buf += data
 
+    def on_chunk_header(self):
+        # Maybe the last chunk (size 0), with a trailer section after it.
+        self.chunk_at = self.body.received
+        self.trailer_raw = 0
+
     def on_message_complete(self):
+        self.chunk_at = -1
         body = self.body
         if body is not EMPTY:
             body.done = True
@@ -302,6 +318,7 @@ class Connection:
         """Parse ``data``; a parse error is kept (``error`` or the body's)
         to be answered in order."""
         completed = self.completed
+        chunk_at = self.chunk_at
         try:
             self.parser.feed_data(data)
         except HttpParserCallbackError as exc:
@@ -327,6 +344,13 @@ class Connection:
 
                 self.head_raw = raw
                 if raw > self.max_header:
+                    self._failed(431, None)
+            elif chunk_at >= 0 and chunk_at == self.chunk_at and self.body.received == chunk_at:
+                # Since a chunk header seen in an earlier read, no body byte
+                # and no end: all of this read is trailer section, which
+                # httptools buffers field by field.  Bounded like a head.
+                self.trailer_raw += len(data)
+                if self.trailer_raw > self.max_header:
                     self._failed(431, None)
 
     def _failed(self, status, exc):
