@@ -48,7 +48,6 @@ from httptools import (
 )
 
 from ..errors import DeadlineExceededError
-from ..internal.sendfile import sendfile
 from .body import EMPTY, BodyError, FileWrapper, Input
 
 # At most this many header fields in one request head (431 beyond).
@@ -728,7 +727,7 @@ class Connection:
         if self.no_body or count <= 0:
             return
         try:
-            sent = sendfile(self.conn.fd, fileno, offset, count)
+            sent = self.conn.fd.sendfile(fileno, offset, count)
         except OSError:
             self.dead = True
             raise
