@@ -5,6 +5,7 @@ Slow clients (slowloris, a slow uploader, a client that never reads) are
 bounded by Go's timeouts."""
 
 import socket
+import threading
 import time
 
 import pytest
@@ -137,11 +138,12 @@ def test_transfer_encoding_with_bad_chunk_inside_the_app(http_serve):
     """Bad framing found inside the application's wsgi.input.read answers
     400 even though the application catches the error."""
     seen = []
+    first_chunk = threading.Event()
 
     def catching(environ, start_response):
         try:
             while environ["wsgi.input"].read(100):
-                pass
+                first_chunk.set()
         except OSError as exc:
             seen.append(exc)
         start_response("200 OK", [("Content-Type", "text/plain")])
@@ -149,7 +151,7 @@ def test_transfer_encoding_with_bad_chunk_inside_the_app(http_serve):
     srv = http_serve(catching)
     with socket.create_connection(srv.address, timeout=10) as s:
         s.sendall(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
-        time.sleep(0.1)                 # the app reads the good chunk first, then waits
+        assert first_chunk.wait(10)     # the app reads the good chunk first, then waits
         s.sendall(b"zz\r\n" + SMUGGLED)
         answer = b""
         while chunk := s.recv(65536):
