@@ -52,6 +52,7 @@ _orig_getaddrinfo = _stdsocket.getaddrinfo
 _POLLIN = _select_mod.POLLIN
 _POLLOUT = _select_mod.POLLOUT
 _timeout = _stdsocket.timeout
+_POLL_MAX_MS = 2**31 - 1
 _getdefaulttimeout = _stdsocket.getdefaulttimeout
 _inet_pton = _stdsocket.inet_pton
 _monotonic = time.monotonic
@@ -101,14 +102,23 @@ def block_wait(fileno, mode, deadline):
     if deadline is None:
         p.poll()
         return
-    left = deadline - _monotonic()
-    if left <= 0 or not p.poll(math.ceil(left * 1000)):
-        raise timed_out()
+    while True:
+        left = deadline - _monotonic()
+        if left <= 0:
+            raise timed_out()
+        # poll() takes an int of milliseconds: a far deadline waits in
+        # pieces (about 24 days each).
+        if p.poll(min(math.ceil(left * 1000), _POLL_MAX_MS)):
+            return
 
 
 def _is_ip(host):
+    """True for a literal address (or anything that is not a name: the
+    original call then answers, or raises its own error, at once)."""
     if isinstance(host, bytes):
         host = host.decode("ascii", "replace")
+    elif not isinstance(host, str):
+        return True
     if not host or host == "<broadcast>":
         return True
     try:

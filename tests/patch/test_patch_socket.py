@@ -316,3 +316,18 @@ def test_patch_dropped_socket_unregisters_and_closes_once(patched):
         print(json.dumps(netpoll.run(main)))
     """)
     assert out["closed"] and out["got"] == "y" and out["b_eof"], out
+
+
+def test_patch_huge_timeout_outside_runtime(patched_epoll):
+    """Outside a runtime a patched socket waits in poll(), whose timeout is
+    an int of milliseconds: a timeout of 1e9 s must wait, not raise
+    OverflowError (the bug), as CPython's own socket does."""
+    out = patched_epoll("""
+        import socket, threading
+        a, b = socket.socketpair()
+        a.settimeout(1e9)
+        threading.Timer(0.1, b.sendall, (b"z",)).start()
+        got = a.recv(1)
+        print(json.dumps({"got": got.decode()}))
+    """)
+    assert out == {"got": "z"}
