@@ -32,6 +32,7 @@ labelled where they are.
 """
 
 import os
+import re
 import stat
 import sys
 import time
@@ -136,7 +137,16 @@ _KINDS = {}
 _KIND_OF = {"content-length": 1, "connection": 2, "transfer-encoding": 3, "date": 4}
 
 
+# An HTTP field name (RFC 9110 5.1): a token.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
 def _kind(name):
+    """The kind of a response header name not seen before; ValueError for
+    a name that is not a token (``Content-Length `` would pass our framing
+    and reach a lenient proxy as Content-Length)."""
+    if type(name) is not str or not _TOKEN.fullmatch(name):
+        raise ValueError(f"bad response header name: {name!r}")
     kind = _KIND_OF.get(name.lower(), 0)
     if len(_KINDS) < _MAX_CACHED:
         _KINDS[name] = kind
@@ -675,12 +685,14 @@ class Connection:
         # C instead of testing every value (speed).
         n = len(lines)
         if head.count("\n") != n or head.count("\r") != n:
-            self._check_lines(head)
+            self._check_lines(lines)
         self.sent = True
         return head.encode("latin-1")
 
-    def _check_lines(self, head):
-        for line in head.split("\r\n"):
+    def _check_lines(self, lines):
+        # The lines as the application gave them, not the joined head: a
+        # CRLF inside a value would split into two clean-looking lines.
+        for line in lines[:-1]:
             if "\r" in line or "\n" in line:
                 raise ValueError(f"CR or LF inside a response header: {line!r}")
 
