@@ -31,13 +31,6 @@ import netpoll
 from netpoll import Chan, ClosedError, ErrGroup, Recv, WaitGroup, context, net, select
 from netpoll.cli import listen_address
 
-if hasattr(netpoll, "signal_notify"):
-    signal_notify = netpoll.signal_notify
-else:   # stand-in until netpoll.signal_notify lands (runtime engineer)
-    def signal_notify(ch, *signals):
-        for sig in signals:
-            signal.signal(sig, lambda signum, frame: ch.try_send(signum))
-
 
 class Server:
     def __init__(self, ln, grace):
@@ -103,7 +96,7 @@ class Server:
         """Wait for a signal (or the group failing); then drain."""
         i, signum, _ = select(Recv(stop), Recv(gctx.done()))
         if i == 0:
-            print(f"got signal {signum}: draining", flush=True)
+            print(f"got {signal.Signals(signum).name}: draining", flush=True)
         self.ln.close()            # 1. no new connections
         self.stop_draining()       # 2. idle connections close
         drained = Chan(1)
@@ -118,7 +111,7 @@ class Server:
 
 def main(address, grace):
     stop = Chan(1)
-    signal_notify(stop, signal.SIGTERM, signal.SIGINT)
+    netpoll.signal_notify(stop, signal.SIGTERM, signal.SIGINT)
     with net.listen("tcp", address) as ln:
         server = Server(ln, grace)
         group, gctx = ErrGroup.with_context(context.background())

@@ -15,6 +15,7 @@ from .runtime.chan import Chan, ChanClosed, WaitGroup
 from .runtime.goroutine import Goroutine, GoroutineExit
 from .runtime.scheduler import go, gosched, run, set_watchdog, sleep, stats
 from .runtime.select import Recv, Send, select
+from .runtime.signals import signal_notify, signal_stop
 from .runtime.threads import to_thread
 from .runtime.timer import Ticker, Timer, after, after_func
 from .sync import Mutex, Once, RWMutex, Semaphore
@@ -29,6 +30,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "run", "go", "sleep", "gosched", "to_thread", "stats", "pollers", "set_watchdog",
+    "signal_notify", "signal_stop",
     "Chan", "ChanClosed", "WaitGroup", "Goroutine", "GoroutineExit",
     "DeadlineExceededError", "ClosedError", "DeadlockError",
     "select", "Recv", "Send", "after", "after_func", "Timer", "Ticker",

@@ -118,7 +118,7 @@ class FD(FDMutex):
         # stream under an edge-triggered poller.  Not AF_UNIX streams: their
         # reads stop early at a message carrying SCM_RIGHTS, at a change of
         # sender credentials and at an OOB mark, with data still queued.
-        self.drain_hint = DRAINED if (sock.type == socket.SOCK_STREAM and not pd.lt
+        self.drain_hint = DRAINED if (sock.type == socket.SOCK_STREAM and not pd.level_triggered
                                       and sock.family in _TCP_FAMILIES) else 0
         self.streak = 0
         # A datagram read must ask for all n bytes (the kernel discards what
@@ -287,7 +287,7 @@ class FD(FDMutex):
             # Speed trick: pd.prepare inlined; a stale READY is left in
             # place, as it costs at most one more send that finds the
             # buffer full.
-            if pd.closing or pd.d[MODE_WRITE] < 0:
+            if pd.closing or pd.deadline[MODE_WRITE] < 0:
                 raise self._poll_error(pd.prepare(MODE_WRITE), MODE_WRITE)
             if type(data) is bytes:
                 total = len(data)

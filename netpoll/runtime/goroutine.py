@@ -17,8 +17,10 @@ traceback on stderr, as Go prints a panic) and kept for ``join``; it does
 not stop the runtime.
 """
 
+import os
 import sys
 import traceback
+from inspect import CO_ASYNC_GENERATOR, CO_COROUTINE
 from itertools import count
 
 from greenlet import GreenletExit, getcurrent, greenlet
@@ -39,7 +41,7 @@ class Goroutine:
     """A goroutine started by ``netpoll.go``."""
 
     __slots__ = ("id", "worker", "started", "_rt", "_fn", "_args", "_kwargs",
-                 "_done", "_result", "_exc", "_joiners", "__weakref__")
+                 "_done", "_result", "_exc", "_tb", "_joiners", "__weakref__")
 
     def __init__(self, rt, fn, args, kwargs):
         self.id = next(_ids)
@@ -52,6 +54,7 @@ class Goroutine:
         self._done = False
         self._result = None
         self._exc = None
+        self._tb = None
         self._joiners = None
 
     def _run(self):
@@ -75,13 +78,16 @@ class Goroutine:
                 self._result = fn(*args)
         except GreenletExit as exc:
             self._exc = exc
+            self._tb = exc.__traceback__
         except Exception as exc:
             self._exc = exc
+            self._tb = exc.__traceback__
             _print_uncaught(self, exc)
         except BaseException as exc:
             # KeyboardInterrupt, SystemExit: the program's business, not this
             # goroutine's; hand it to the main goroutine.
             self._exc = exc
+            self._tb = exc.__traceback__
             self._rt.interrupt_main(exc)
         finally:
             self._finish()
@@ -94,11 +100,13 @@ class Goroutine:
         joiners = self._joiners
         if joiners:
             self._joiners = None
-            rt.runq.extend(joiners)
+            for g in joiners:
+                rt.ready(g)
 
     def finish_unstarted(self, exc):
         """Finish a goroutine killed before it ever ran."""
         self._exc = exc
+        self._tb = exc.__traceback__
         self._finish()
 
     @property
@@ -125,13 +133,24 @@ class Goroutine:
 
     def join(self, timeout=None):
         """Wait for the goroutine to finish; return its result or re-raise its
-        exception.  TimeoutError if ``timeout`` seconds pass first."""
+        exception.  TimeoutError if ``timeout`` seconds pass first (None or
+        ``inf``: no limit; ValueError for nan).  RuntimeError if the
+        goroutine's runtime has stopped without it finishing."""
         if not self._done:
+            if timeout is not None:
+                if timeout != timeout:
+                    raise ValueError("join: the timeout is nan")
+                if timeout == _INF:
+                    timeout = None
             me = getcurrent()
             if me is self.worker and self.started:
                 raise RuntimeError("a goroutine cannot join itself")
             rt = self._rt
             rt.check_thread()
+            if rt.closed:
+                raise RuntimeError(
+                    f"goroutine {self.id} belongs to a runtime that has stopped "
+                    "(its run() returned) before the goroutine finished")
             if self._joiners is None:
                 self._joiners = []
             self._joiners.append(me)
@@ -151,7 +170,9 @@ class Goroutine:
                 raise TimeoutError(
                     f"goroutine {self.id} did not finish within {timeout} s")
         if self._exc is not None:
-            raise self._exc
+            # With the goroutine's own traceback each time, not one that grows
+            # by the joiner's frames at every join.
+            raise self._exc.with_traceback(self._tb)
         return self._result
 
     def __repr__(self):
@@ -175,26 +196,35 @@ class Worker(greenlet):
         rt = self.rt
         idle = rt.idle
         while True:
-            task = self.task
-            if task is not None:
-                self.waitreason = "running"
-                task._run()
-                self.task = task = None   # an idle worker keeps nothing alive
-            if rt.closed or len(idle) >= MAX_IDLE:
-                return
-            idle.append(self)
             try:
+                task = self.task
+                if task is not None:
+                    if not task.started:
+                        self.waitreason = "running"
+                        task._run()
+                    self.task = task = None   # an idle worker keeps nothing alive
+                    self.gr_context = None    # nor the goroutine's context
+                if rt.closed or len(idle) >= MAX_IDLE:
+                    return
+                idle.append(self)
                 rt.park("idle")          # until go() hands us a goroutine
             except GreenletExit as exc:
                 task = self.task
                 self.task = None
-                if task is None:
+                if task is None or task.started:
                     return               # the runtime is closing
                 try:
                     idle.remove(self)
                 except ValueError:
                     pass
                 task.finish_unstarted(exc)   # killed before it started
+            except BaseException as exc:
+                # Raised between goroutines (a signal handler that ran here):
+                # not this worker's business; the main goroutine gets it, and
+                # the worker goes on (to its task, if go() handed it one).
+                rt.interrupt_main(exc)
+                if self in idle:
+                    idle.remove(self)    # appended again below, if still idle
 
 
 def _expire(arg):
@@ -206,7 +236,36 @@ def _expire(arg):
         return                 # finishing has readied the joiner already
     expired.append(True)
     target._joiners.remove(g)  # so finishing will not ready it again
-    target._rt.runq.append(g)
+    target._rt.ready(g)
+
+
+_INF = float("inf")
+
+
+def check_function(api, fn):
+    """TypeError unless ``fn`` is a plain function to call (``go(f, x)``,
+    not ``go(f(x))``; not an ``async def`` function)."""
+    if not callable(fn):
+        raise TypeError(
+            f"{api}() takes a function and its arguments, {api}(fn, *args), "
+            f"not the result of calling it: got {type(fn).__name__!r}, not a callable")
+    code = getattr(fn, "__code__", None)
+    if code is not None and code.co_flags & (CO_COROUTINE | CO_ASYNC_GENERATOR):
+        raise TypeError(
+            f"{api}() runs plain functions; {getattr(fn, '__qualname__', fn)!r} is an "
+            "async function (netpoll has no event loop: write it without async/await)")
+
+
+def where(g):
+    """' at file:line in fn' for the innermost frame outside netpoll."""
+    frame = g.frame if isinstance(g, Goroutine) else getattr(g, "gr_frame", None)
+    pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    while frame is not None:
+        fname = frame.f_code.co_filename
+        if not os.path.abspath(fname).startswith(pkg):
+            return f" at {fname}:{frame.f_lineno} in {frame.f_code.co_name}"
+        frame = frame.f_back
+    return ""
 
 
 def _print_uncaught(g, exc):

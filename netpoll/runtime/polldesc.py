@@ -23,10 +23,10 @@ observed and does not exist here.
 
 A waiter that wakes and finds READY did I/O-ready; finding None means a
 deadline or ``evict`` woke it, and it re-checks ``closing`` and the deadline.
-Deadlines ``d[mode]``: 0 none, > 0 the monotonic time it passes, -1
-passed.  The armed timer may be due earlier than ``d[mode]`` (the deadline
-was moved later since): it then re-arms itself instead of firing.  ``seq[mode]`` grows on every deadline change, on evict and on
-reuse, and a deadline timer carries the seq it was armed with: a timer meant
+Deadlines ``deadline[mode]``: 0 none, > 0 the monotonic time it passes,
+-1 passed.  The armed timer may be due earlier than ``deadline[mode]`` (the
+deadline was moved later since): it then re-arms itself instead of firing.
+``seq[mode]`` grows on every deadline change, on evict and on reuse, and a deadline timer carries the seq it was armed with: a timer meant
 for an earlier deadline, or for this PollDesc's previous descriptor, finds a
 different seq and does nothing.
 
@@ -48,7 +48,7 @@ import time
 from greenlet import getcurrent
 
 from ..poller import MODE_HUP, MODE_READ, MODE_WRITE
-from .scheduler import get_runtime
+from .local import get_runtime
 
 # Results of prepare() and wait() (Go: pollNoError, pollErrClosing,
 # pollErrTimeout); the FD layer turns them into exceptions.
@@ -70,14 +70,15 @@ READY = _Ready()
 
 
 class PollDesc:
-    __slots__ = ("fd", "g", "d", "seq", "timer", "closing", "fdseq", "hup",
-                 "rt", "runq", "poller", "lt", "_switch")
+    __slots__ = ("fd", "g", "deadline", "seq", "timer", "closing", "fdseq", "hup",
+                 "rt", "runq", "poller", "level_triggered", "_switch")
 
     def __init__(self):
         self.fd = -1
-        # Indexed by mode (1 read, 2 write); index 0 unused.
+        # Indexed by mode (MODE_READ 1, MODE_WRITE 2); index 0 unused, so a
+        # mode indexes them directly.
         self.g = [None, None, None]
-        self.d = [0, 0, 0]
+        self.deadline = [0, 0, 0]
         self.seq = [0, 0, 0]
         self.timer = [None, None, None]
         self.closing = True
@@ -87,23 +88,25 @@ class PollDesc:
 
     def _open(self, rt, fd):
         """Start a new life for descriptor ``fd`` (Go: poll_runtime_pollOpen)."""
-        g = self.g
-        if g[1] is not None and g[1] is not READY or g[2] is not None and g[2] is not READY:
+        if self.waiting(MODE_READ) or self.waiting(MODE_WRITE):
             raise RuntimeError("netpoll: PollDesc reused while a goroutine waits on it")
         self.fd = fd
-        g[1] = g[2] = None
-        self.d[1] = self.d[2] = 0
+        self.g[MODE_READ] = self.g[MODE_WRITE] = None
+        self.deadline[MODE_READ] = self.deadline[MODE_WRITE] = 0
         seq = self.seq
-        seq[1] += 1
-        seq[2] += 1
+        seq[MODE_READ] += 1
+        seq[MODE_WRITE] += 1
         self.closing = False
         self.hup = False
         self.fdseq += 1
         self.rt = rt
+        # ---- Cached from the runtime: wait() and netpollready() run once per
+        # park and per event, and one attribute costs one bytecode where
+        # self.rt.runq costs two.  Dropped on release (PollCache).
         self.runq = rt.runq
         self.poller = rt.poller
-        self.lt = rt.lt
-        self._switch = rt.hub.switch
+        self.level_triggered = rt.level_triggered
+        self._switch = rt.hub.switch       # bound method: no lookup per park
 
     # -- called by the poller ----------------------------------------------
 
@@ -114,19 +117,19 @@ class PollDesc:
         if mode & MODE_READ:
             if mode & MODE_HUP:
                 self.hup = True
-            g = gs[1]
+            g = gs[MODE_READ]
             if g is not READY:
-                gs[1] = READY
+                gs[MODE_READ] = READY
                 if g is not None:
-                    self.runq.append(g)
+                    self.runq.append(g)        # Runtime.ready, inlined
         if mode & MODE_WRITE:
             # Usually already READY: an edge-triggered poller reports the
             # write side with nearly every read edge, and writers seldom wait.
-            g = gs[2]
+            g = gs[MODE_WRITE]
             if g is not READY:
-                gs[2] = READY
+                gs[MODE_WRITE] = READY
                 if g is not None:
-                    self.runq.append(g)
+                    self.runq.append(g)        # Runtime.ready, inlined
 
     # -- called by the FD layer --------------------------------------------
 
@@ -136,7 +139,7 @@ class PollDesc:
         the descriptor ready (Go: poll_runtime_pollReset)."""
         if self.closing:
             return POLL_ERR_CLOSING
-        if self.d[mode] < 0:
+        if self.deadline[mode] < 0:
             return POLL_ERR_TIMEOUT
         if self.g[mode] is READY:
             self.g[mode] = None
@@ -150,25 +153,18 @@ class PollDesc:
         while True:
             if self.closing:
                 return POLL_ERR_CLOSING
-            if self.d[mode] < 0:
+            if self.deadline[mode] < 0:
                 return POLL_ERR_TIMEOUT
             g = gs[mode]
             if g is READY:
                 gs[mode] = None
                 return POLL_OK
             if g is not None:
-                raise RuntimeError(
-                    f"netpoll: two goroutines wait on descriptor {self.fd} "
-                    f"for {'reading' if mode == MODE_READ else 'writing'}")
+                self._second_waiter(mode)
             rt = self.rt
             if rt.closed:
-                # Nothing would ever wake us: the runtime's run() returned
-                # (or this is a forked child).
-                raise RuntimeError(
-                    "netpoll: this connection belongs to a runtime that has stopped "
-                    "(its run() returned); use a connection inside the run() that "
-                    "created it") from None
-            if self.lt:
+                self._runtime_stopped()
+            if self.level_triggered:
                 self.poller.arm(self.fd, mode)
             me = getcurrent()
             gs[mode] = me
@@ -176,7 +172,8 @@ class PollDesc:
             rt.nwait += 1
             try:
                 if rt.batch:
-                    # Runtime.park's hand-over, inlined on this hot path.
+                    # ---- Runtime.park's hand-over, inlined on this hot path
+                    # (one Python call less per park).
                     g = self.runq.popleft()
                     if g:
                         rt.batch -= 1
@@ -187,10 +184,7 @@ class PollDesc:
                 else:
                     self._switch()
             except BaseException:
-                if gs[mode] is me:
-                    gs[mode] = None
-                if self.lt:
-                    self.poller.disarm(self.fd, mode)
+                self._abandon_wait(mode, me)
                 raise
             finally:
                 rt.nwait -= 1
@@ -200,8 +194,28 @@ class PollDesc:
                 return POLL_OK
             # Woken by a deadline or evict (or the deadline was moved after
             # its timer fired): stop watching and check why.
-            if self.lt:
+            if self.level_triggered:
                 self.poller.disarm(self.fd, mode)
+
+    def _second_waiter(self, mode):
+        raise RuntimeError(
+            f"netpoll: two goroutines wait on descriptor {self.fd} "
+            f"for {'reading' if mode == MODE_READ else 'writing'}")
+
+    def _runtime_stopped(self):
+        # Nothing would ever wake us: the runtime's run() returned (or this
+        # is a forked child).
+        raise RuntimeError(
+            "netpoll: this connection belongs to a runtime that has stopped "
+            "(its run() returned); use a connection inside the run() that "
+            "created it") from None
+
+    def _abandon_wait(self, mode, me):
+        """An exception was thrown in at the park point: stop waiting."""
+        if self.g[mode] is me:
+            self.g[mode] = None
+        if self.level_triggered:
+            self.poller.disarm(self.fd, mode)
 
     def set_deadline(self, t, mode):
         """Set the deadline of ``mode`` (MODE_READ, MODE_WRITE or both) to the
@@ -210,16 +224,20 @@ class PollDesc:
         if self.closing:
             return POLL_ERR_CLOSING
         if t is None:
-            d = 0
+            deadline = 0
+        elif t > time.monotonic():
+            deadline = t
+        elif t != t:
+            raise ValueError("deadline is nan")
         else:
-            d = t if t > time.monotonic() else -1
+            deadline = -1
         timers = self.rt.timers
         for m in MODES:
             if not mode & m:
                 continue
             old = self.timer[m]
-            self.d[m] = d
-            if d > 0 and old is not None and old[0] <= d:
+            self.deadline[m] = deadline
+            if deadline > 0 and old is not None and old[0] <= deadline:
                 # Moved later (a server renewing its idle timeout per
                 # request): keep the armed timer; when it fires it finds
                 # the deadline still ahead and re-arms for it.  Deadline
@@ -229,9 +247,10 @@ class PollDesc:
                 timers.cancel(old)
                 self.timer[m] = None
             self.seq[m] += 1
-            if d > 0:
-                self.timer[m] = timers.add(d, _deadline_fired, (self, m, self.seq[m], d))
-            elif d < 0:
+            if deadline > 0:
+                self.timer[m] = timers.add(deadline, _deadline_fired,
+                                           (self, m, self.seq[m], deadline))
+            elif deadline < 0:
                 self._unblock(m)
         return POLL_OK
 
@@ -257,7 +276,7 @@ class PollDesc:
         rt = self.rt
         rt.poller.close(self.fd)
         self.fd = -1
-        self.g[1] = self.g[2] = None
+        self.g[MODE_READ] = self.g[MODE_WRITE] = None
         rt.pollcache.release(self)
 
     def waiting(self, mode):
@@ -271,11 +290,13 @@ class PollDesc:
         g = self.g[mode]
         if g is not None and g is not READY:
             self.g[mode] = None
-            self.runq.append(g)
+            self.rt.ready(g)
 
     def __repr__(self):
-        return (f"<PollDesc fd={self.fd} r={self.g[1]!r} w={self.g[2]!r} "
-                f"rd={self.d[1]} wd={self.d[2]} closing={self.closing}>")
+        g, deadline = self.g, self.deadline
+        return (f"<PollDesc fd={self.fd} r={g[MODE_READ]!r} w={g[MODE_WRITE]!r} "
+                f"rd={deadline[MODE_READ]} wd={deadline[MODE_WRITE]} "
+                f"closing={self.closing}>")
 
 
 def _deadline_fired(arg):
@@ -283,13 +304,13 @@ def _deadline_fired(arg):
     pd, mode, seq, when = arg
     if pd.seq[mode] != seq:
         return            # stale: the deadline moved, or the pd was reused
-    d = pd.d[mode]
-    if d > when:
+    deadline = pd.deadline[mode]
+    if deadline > when:
         # The deadline was moved later after this timer was armed.
-        pd.timer[mode] = pd.rt.timers.add(d, _deadline_fired, (pd, mode, seq, d))
+        pd.timer[mode] = pd.rt.timers.add(deadline, _deadline_fired, (pd, mode, seq, deadline))
         return
     pd.timer[mode] = None
-    pd.d[mode] = -1
+    pd.deadline[mode] = -1
     pd._unblock(mode)
 
 
@@ -308,7 +329,7 @@ class PollCache:
 
     def release(self, pd):
         if len(self.free) < self.MAX_FREE:
-            pd.rt = pd.runq = pd.poller = pd._switch = None
+            pd.rt = pd.runq = pd.poller = pd._switch = None   # keep no runtime alive
             self.free.append(pd)
 
 

@@ -20,30 +20,55 @@ phases, in this order (ARCHITECTURE.md draws them too):
      all can ever wake a goroutine, report a deadlock instead;
   5. take in goroutines readied from other threads (``to_thread``).
 
+An exception raised in the hub itself (a signal handler runs in whichever
+greenlet is current; a timer callback) never ends the loop: the main
+goroutine gets it at its park point.
+
 The thread's root greenlet is the *main goroutine*: the code that called
 ``run()``, or any code that made a blocking call outside ``run()``.
 """
 
 import os
-import sys
 import threading
 import time
 from collections import deque
+from contextvars import copy_context
 
 from greenlet import GreenletExit, getcurrent, greenlet
 
 from ..errors import DeadlockError
 from ..poller import new_poller, resolve
-from . import signals
-from .goroutine import Goroutine, GoroutineExit, Worker
+from . import fork, signals
+from .goroutine import Goroutine, GoroutineExit, Worker, check_function
+from .goroutine import where as _where
+from .local import (
+    _local,  # noqa: F401  (re-exported: netpoll.patch reads it)
+    current_runtime,
+    forget_runtime,
+    get_runtime,
+    set_factory,
+)
+from .polldesc import PollCache
 from .timers import TimerHeap
 from .watchdog import Watchdog, threshold_from_env
 
-_local = threading.local()
-# Runtimes inherited from the parent across fork(): kept alive so that their
-# greenlets are never collected (collecting one would run its finally blocks,
-# which could touch kernel objects the child shares with the parent).
-_forked = []
+__all__ = ["Runtime", "current_runtime", "get_runtime", "run", "go", "sleep",
+           "gosched", "set_watchdog", "stats"]
+
+# How long teardown waits for cleanups that park (a finally block that
+# sleeps, writes to a slow peer, waits for a thread) before it raises
+# GoroutineExit again in every goroutine still alive.
+TEARDOWN_GRACE = 1.0
+
+# How many times teardown raises GoroutineExit in a goroutine that parks
+# again after it (it swallowed the exception, or its cleanup waits for
+# something that nothing will do) before it is abandoned at its park point.
+TEARDOWN_THROWS = 3
+
+# The longest single wait handed to the poller: a timer further away (a
+# far-future deadline, sleep(1e10)) is waited for in several waits.  One day
+# fits every backend's timeout type (epoll and poll take int milliseconds).
+MAX_POLL_WAIT = 86400.0
 
 
 class Runtime:
@@ -52,38 +77,48 @@ class Runtime:
     def __init__(self, poller=None):
         self.poller = new_poller(poller)
         self.poller_name = self.poller.name
-        self.lt = not self.poller.edge_triggered
+        self.level_triggered = not self.poller.edge_triggered
         self.runq = deque()
         self.batch = 0                 # goroutines of the current batch not yet
                                        # run; never more than len(runq)
         self.timers = TimerHeap()
         self.remote = deque()          # greenlets readied by other threads
-        self.throws = []               # (greenlet, exception) for the hub
+        self.throws = deque()          # (greenlet or Goroutine, exception) for the hub
         self.goroutines = set()        # started with go() and not finished
         self.idle = []                 # Workers waiting for a goroutine to run
         self.nwait = 0                 # goroutines parked on a descriptor
         self.nthreads = 0              # goroutines waiting in to_thread
         self.thread_id = threading.get_ident()
+        self.in_main_thread = threading.current_thread() is threading.main_thread()
         self.pid = os.getpid()
-        root = getattr(_local, "fork_main", None)
-        if root is None or root.dead:
+        root = fork.forking_goroutine()
+        if root is None:
             root = getcurrent()
             while root.parent is not None:
                 root = root.parent
         self.main = root
-        self.hub = greenlet(self._loop, parent=root)
         self.in_run = False
+        self.stopping = False          # shutdown() has begun
         self.closed = False
         self._exit_waiter = None
-        from .polldesc import PollCache
+        self._exit_throws = {}         # Goroutine -> GoroutineExits raised in it
+        self._teardown_deadline = 0.0  # end of TEARDOWN_GRACE
+        self.abandoned = []            # goroutines teardown gave up on
         self.pollcache = PollCache()
         self.ticks = 0                 # goroutine switches, for the watchdog
         self.polling = False           # blocked in the poller, for the watchdog
-        self.signal_wakeup = signals.install(self.poller, self.lt)
+        self.signal_wakeup = signals.install(self.poller, self.level_triggered)
+        self.signal_relay = None       # signals.Relay, once signal_notify is used
         self.watchdog = None
         threshold = threshold_from_env()
         if threshold is not None:
             self.watchdog = Watchdog(self, threshold)
+        # Start the hub now, so that it (and every worker it starts) runs at
+        # the recursion depth of this call (run()'s), not at the depth of
+        # wherever the first park happens: a greenlet starts with the depth
+        # of the greenlet that first switches to it.
+        self.hub = greenlet(self._loop, parent=root)
+        self.hub.switch(getcurrent())
 
     # -- parking and waking (Go: gopark / goready) --------------------------
 
@@ -92,6 +127,10 @@ class Runtime:
         g = getcurrent()
         if g is self.hub:
             raise RuntimeError("netpoll: a blocking call inside the scheduler")
+        if self.closed:
+            raise RuntimeError(
+                "netpoll: this runtime has stopped (its run() returned): nothing "
+                "would ever wake a goroutine parked on it")
         g.waitreason = reason
         if self.batch:
             # Hand over to the batch's next goroutine, unless it is a worker
@@ -106,17 +145,9 @@ class Runtime:
             self.runq.appendleft(g)
         self.hub.switch()
 
-    def unqueue(self, g):
-        """Take ``g`` out of the run queue, if it is there."""
-        try:
-            self.runq.remove(g)
-        except ValueError:
-            return
-        if self.batch > len(self.runq):
-            self.batch = len(self.runq)
-
     def ready(self, g):
-        """Make a parked goroutine runnable (this thread only)."""
+        """Make a parked goroutine runnable (Go: goready); this thread only.
+        The one verb for it: hot paths that inline it say so at the line."""
         self.runq.append(g)
 
     def ready_from_thread(self, g):
@@ -142,25 +173,38 @@ class Runtime:
 
     def go(self, fn, args, kwargs):
         """Start a goroutine (Go: newproc): a worker from the idle list, or
-        a new one, is handed the goroutine and made runnable."""
+        a new one, is handed the goroutine and made runnable.  It runs in a
+        copy of its creator's contextvars context (as asyncio's tasks do),
+        so nothing it sets is seen by its creator or by the next goroutine
+        its worker runs."""
         g = Goroutine(self, fn, args, kwargs)
+        if self.stopping:
+            # Teardown has begun: the goroutine is stopped before it starts
+            # (else a goroutine that starts another in its finally block
+            # would keep run() from ever returning).
+            g.finish_unstarted(GoroutineExit())
+            return g
         self.goroutines.add(g)
         idle = self.idle
         w = idle.pop() if idle else Worker(self)
         w.task = g
+        w.gr_context = copy_context()
         g.worker = w
-        self.runq.append(w)
+        self.runq.append(w)            # Runtime.ready, inlined
         return g
 
     def goroutine_exited(self, g):
         self.goroutines.discard(g)
         if self._exit_waiter is not None and not self.goroutines:
-            self.runq.append(self._exit_waiter)
+            self.ready(self._exit_waiter)
             self._exit_waiter = None
 
     # -- the scheduler loop (runs in the hub greenlet) -----------------------
 
-    def _loop(self):
+    def _loop(self, creator):
+        # ---- Bound methods and containers, kept in locals: the loop reads
+        # them on every batch, and a local costs one bytecode where an
+        # attribute chain costs two or three.
         runq = self.runq
         popleft = runq.popleft
         timers = self.timers
@@ -168,63 +212,105 @@ class Runtime:
         remote = self.remote
         monotonic = time.monotonic
         wait = self.poller.wait
+        creator.switch()     # started by __init__: the loop begins at the first park
         while True:
-            # 1. run a batch (its goroutines hand over to each other; the
-            # loop goes on where a finished worker, which switches to its
-            # parent, the hub, left it)
-            self.batch = len(runq)
-            self.ticks += 1
-            while self.batch:
-                self.batch -= 1
-                popleft().switch()
-            # 2. throws
-            if self.throws:
-                self._deliver_throws()
-            # 3. timers
-            if heap and heap[0][0] <= monotonic():
-                timers.run_due(monotonic())
-            # 4. poll
-            self.polling = True
             try:
-                if runq or self.throws or remote:
-                    wait(0)
-                else:
-                    when = timers.next_when()
-                    if when is not None:
-                        timeout = when - monotonic()
-                        wait(timeout if timeout > 0.0 else 0)
-                    elif self.nwait or self.nthreads:
-                        wait(None)
+                while True:
+                    # 1. run a batch (its goroutines hand over to each other;
+                    # the loop goes on where a finished worker, which switches
+                    # to its parent, the hub, left it)
+                    self.batch = len(runq)
+                    self.ticks += 1
+                    while self.batch:
+                        self.batch -= 1
+                        popleft().switch()
+                    # 2. throws
+                    if self.throws:
+                        self._deliver_throws()
+                    # 3. timers
+                    if heap and heap[0][0] <= monotonic():
+                        timers.run_due(monotonic())
+                    # 4. poll
+                    self.polling = True
+                    if runq or self.throws or remote:
+                        wait(0)
                     else:
-                        self._deadlock()
+                        when = timers.next_when()
+                        if self.stopping:
+                            self._teardown_idle(when)
+                        elif when is not None:
+                            timeout = when - monotonic()
+                            if timeout > MAX_POLL_WAIT:
+                                timeout = MAX_POLL_WAIT
+                            wait(timeout if timeout > 0.0 else 0)
+                        elif self.nwait or self.nthreads or (
+                                self.in_main_thread and signals.relaying()):
+                            wait(None)
+                        else:
+                            self._deadlock()
+                    self.polling = False
+                    # 5. goroutines readied by other threads
+                    while remote:
+                        runq.append(remote.popleft())   # Runtime.ready, inlined
             except GreenletExit:
-                raise                      # close(): end the loop, even when
-                                           # suspended in a deadlock report
-            except BaseException as exc:   # KeyboardInterrupt while polling
+                raise                  # close(): end the loop, even when
+                                       # suspended in a deadlock report
+            except BaseException as exc:
+                # Raised in the hub itself: by a signal handler (Python runs
+                # it in whichever greenlet is current: KeyboardInterrupt,
+                # SystemExit from a SIGTERM handler), by a timer callback, or
+                # a KeyboardInterrupt while polling.  The hub must survive it:
+                # the main goroutine gets it at its park point.  (If it hit
+                # between taking a goroutine off the run queue and switching
+                # to it, that goroutine's wake-up is lost; such exceptions
+                # normally end the program, whose teardown stops it.)
+                self.batch = 0
+                self.polling = False
                 self.throws.append((self.main, exc))
-            self.polling = False
-            # 5. goroutines readied by other threads
-            while remote:
-                runq.append(remote.popleft())
 
     def _deliver_throws(self):
-        throws, self.throws = self.throws, []
-        for g, exc in throws:
-            if isinstance(g, Goroutine):
-                if g.done:
+        """Raise each queued exception at its goroutine's park point."""
+        throws = self.throws
+        pending = [throws.popleft() for _ in range(len(throws))]
+        runq = self.runq
+        # Take every target off the run queue in one pass, or it would be
+        # resumed again later, parked on something else.  (One pass, not a
+        # runq.remove per throw: teardown throws at every goroutine at once.)
+        targets = {g.worker if isinstance(g, Goroutine) else g for g, _ in pending}
+        if runq and not targets.isdisjoint(runq):
+            keep = [g for g in runq if g not in targets]
+            runq.clear()
+            runq.extend(keep)
+        base = len(runq)       # while throws are delivered, runq only grows
+        thrown_at = {}
+        i = 0
+        try:
+            for i, (g, exc) in enumerate(pending):  # noqa: B007 (read by the except)
+                if isinstance(g, Goroutine):
+                    if g.done:
+                        continue
+                    w = g.worker
+                    if not w:                 # a new worker, never switched to
+                        w.task = None
+                        g.finish_unstarted(exc)
+                        continue
+                    g = w                     # (a reused worker, not yet started on
+                                              # g, catches it at its idle point)
+                if g.dead:
                     continue
-                w = g.worker
-                if not w:                    # a new worker, never switched to
-                    self.unqueue(w)
-                    w.task = None
-                    g.finish_unstarted(exc)
-                    continue
-                g = w                        # (a reused worker, not yet started on
-                                             # g, catches it at its idle point)
-            if g.dead:
-                continue
-            self.unqueue(g)
-            g.throw(exc)
+                thrown_at[g] = len(runq)
+                g.throw(exc)
+            i = len(pending)
+        except BaseException:
+            throws.extendleft(reversed(pending[i + 1:]))   # deliver the rest later
+            raise
+        finally:
+            if len(runq) > base and thrown_at:
+                # A target readied before its throw (another target's cleanup
+                # woke it) is queued from before it was thrown at: stale.
+                tail = [runq.pop() for _ in range(len(runq) - base)][::-1]
+                runq.extend(g for n, g in enumerate(tail, base)
+                            if n >= thrown_at.get(g, 0))
 
     def _deadlock(self):
         lines = ["all goroutines are asleep - deadlock!", ""]
@@ -240,30 +326,71 @@ class Runtime:
     def shutdown(self):
         """Stop every goroutine (GoroutineExit at its park point, so its
         cleanup runs), then release the poller.  Called by the main goroutine
-        when ``run()`` returns."""
+        when ``run()`` returns.  An exception addressed to the main goroutine
+        meanwhile (SystemExit from a goroutine, KeyboardInterrupt) is raised
+        once the runtime is torn down."""
         if self.pid != os.getpid():
             return      # a forked child leaving the parent's run(): not ours
+        pending = None
         try:
+            self.stopping = True
+            self._teardown_deadline = time.monotonic() + TEARDOWN_GRACE
             if self.goroutines:
                 for g in sorted(self.goroutines, key=lambda g: g.id):
                     self.throws.append((g, GoroutineExit()))
+                    self._exit_throws[g] = 1
                 self._exit_waiter = getcurrent()
                 try:
                     while self.goroutines:
-                        self.park("teardown")
-                except DeadlockError:
-                    pass   # a goroutine's cleanup blocked forever: abandon it
+                        try:
+                            self.park("teardown")
+                        except GreenletExit:
+                            raise
+                        except BaseException as exc:
+                            if pending is None:
+                                pending = exc
                 finally:
                     self._exit_waiter = None
+            for g, exc in self.throws:
+                if g is self.main and pending is None:
+                    pending = exc
         finally:
             self.close()
+        if pending is not None:
+            raise pending
+
+    def _teardown_idle(self, when):
+        """Teardown, and nothing is runnable.  For TEARDOWN_GRACE seconds,
+        cleanups that wait (for a timer, a descriptor, a thread) are waited
+        for as usual.  Past it, or when nothing could wake anyone, each
+        goroutine still alive, parked again after its GoroutineExit (it
+        swallowed it, or its cleanup waits), gets GoroutineExit again, at
+        most TEARDOWN_THROWS times in all; then it is abandoned where it is
+        parked and never runs again."""
+        now = time.monotonic()
+        left = self._teardown_deadline - now
+        if left > 0.0 and (when is not None or self.nwait or self.nthreads):
+            if when is not None and when - now < left:
+                left = when - now
+            self.poller.wait(left if left > 0.0 else 0)
+            return
+        counts = self._exit_throws
+        for g in sorted(self.goroutines, key=lambda g: g.id):
+            n = counts.get(g, 0)
+            if n < TEARDOWN_THROWS:
+                counts[g] = n + 1
+                self.throws.append((g, GoroutineExit()))
+            else:
+                self.abandoned.append(g)
+                self.goroutine_exited(g)
+        self.poller.wait(0)
 
     def close(self):
         if self.closed:
             return
         self.closed = True
-        if getattr(_local, "rt", None) is self:
-            _local.rt = None
+        self.stopping = True
+        forget_runtime(self)
         if threading.get_ident() == self.thread_id:
             # GreenletExit ends each idle worker at its idle point, then the
             # hub's loop; each comes back here, its new parent, when it ends.
@@ -277,6 +404,13 @@ class Runtime:
                     g.throw()
                 except Exception:
                     pass
+        self.release()
+
+    def release(self):
+        """Release the runtime's kernel objects and its queues (also called
+        when the thread of a runtime created outside run() ends)."""
+        self.closed = True
+        self.stopping = True
         if self.watchdog is not None:
             self.watchdog.stop()
             self.watchdog = None
@@ -303,72 +437,7 @@ class Runtime:
         }
 
 
-def _where(g):
-    """' at file:line in fn' for the innermost frame outside netpoll."""
-    frame = g.frame if isinstance(g, Goroutine) else getattr(g, "gr_frame", None)
-    pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    while frame is not None:
-        fname = frame.f_code.co_filename
-        if not os.path.abspath(fname).startswith(pkg):
-            return f" at {fname}:{frame.f_lineno} in {frame.f_code.co_name}"
-        frame = frame.f_back
-    return ""
-
-
-def get_runtime(poller=None):
-    """This thread's runtime, created on first use."""
-    rt = getattr(_local, "rt", None)
-    if rt is None:
-        # In a forked child, rebuild the parent's runtime with its backend.
-        forked = _local.__dict__.pop("forked_poller", None)
-        rt = _local.rt = Runtime(poller if poller is not None else forked)
-    return rt
-
-
-def current_runtime():
-    """This thread's runtime, or None if it has none yet."""
-    return getattr(_local, "rt", None)
-
-
-def _after_fork_in_child():
-    """In a forked child, the goroutine that called fork is the only one
-    that exists, as the forking thread is the only thread: the parent's
-    runtime is set aside (never run, never collected), the forking goroutine
-    becomes the main goroutine of the child's new runtime, and when it
-    returns the child exits, as a process whose last thread ended."""
-    rt = getattr(_local, "rt", None)
-    if rt is None:
-        return
-    _forked.append(rt)
-    rt.closed = True
-    signals.forget_after_fork(rt.signal_wakeup)
-    rt.poller.forget()
-    _local.rt = None
-    _local.forked_poller = rt.poller_name
-    me = getcurrent()
-    if me is not rt.main and me is not rt.hub:
-        _local.fork_main = me
-        _local.fork_task = getattr(me, "task", None)
-        root = me
-        while root.parent is not None:
-            root = root.parent
-        # Ending, the goroutine would switch to the parent's hub, which would
-        # go on running the parent's goroutines here.
-        me.parent = greenlet(_exit_forked_child, parent=root)
-
-
-def _exit_forked_child(*_):
-    task = getattr(_local, "fork_task", None)
-    failed = task is not None and isinstance(task._exc, Exception)
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    finally:
-        os._exit(1 if failed else 0)
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+set_factory(Runtime)
 
 
 # -- the public runtime API ---------------------------------------------------
@@ -377,6 +446,7 @@ def run(fn, *args, poller=None, **kwargs):
     """Run ``fn`` as the main goroutine of this thread's runtime; return its
     result or raise its exception, after stopping every goroutine still
     alive and tearing the runtime down."""
+    check_function("run", fn)
     rt = current_runtime()
     if rt is not None:
         if rt.in_run:
@@ -399,18 +469,23 @@ def run(fn, *args, poller=None, **kwargs):
 
 def go(fn, *args, **kwargs):
     """Start ``fn(*args, **kwargs)`` in a new goroutine; returns it."""
-    rt = getattr(_local, "rt", None) or get_runtime()
-    return rt.go(fn, args, kwargs)
+    check_function("go", fn)
+    return (current_runtime() or get_runtime()).go(fn, args, kwargs)
 
 
 def sleep(seconds):
-    """Park the calling goroutine for ``seconds``; ``sleep(0)`` yields."""
-    rt = getattr(_local, "rt", None) or get_runtime()
-    if seconds <= 0:
+    """Park the calling goroutine for ``seconds``; ``sleep(0)`` yields,
+    ``sleep(inf)`` parks for good (until teardown); ValueError for nan."""
+    rt = current_runtime() or get_runtime()
+    if not seconds > 0:
+        if seconds != seconds:
+            raise ValueError("sleep: the duration is nan")
         gosched()
         return
-    g = getcurrent()
-    timer = rt.timers.add(time.monotonic() + seconds, rt.runq.append, g)
+    if seconds == _INF:
+        rt.park("sleep")
+        return
+    timer = rt.timers.add(time.monotonic() + seconds, rt.ready, getcurrent())
     try:
         rt.park("sleep")
     except BaseException:
@@ -418,16 +493,16 @@ def sleep(seconds):
         raise
 
 
+_INF = float("inf")
+
+
 def gosched():
     """Let every other runnable goroutine run, then continue."""
-    rt = getattr(_local, "rt", None) or get_runtime()
-    g = getcurrent()
-    rt.runq.append(g)
-    try:
-        rt.park("runnable")
-    except BaseException:
-        rt.unqueue(g)
-        raise
+    rt = current_runtime() or get_runtime()
+    rt.ready(getcurrent())
+    # Nothing to undo if an exception is thrown in here: the hub takes a
+    # goroutine off the run queue before it throws at it.
+    rt.park("runnable")
 
 
 def set_watchdog(seconds, stream=None):
@@ -444,5 +519,12 @@ def set_watchdog(seconds, stream=None):
 
 
 def stats():
-    """Counters of this thread's runtime (see SPEC.md)."""
-    return get_runtime().stats()
+    """Counters of this thread's runtime (see docs/reference.md).  Before
+    the thread has a runtime, the counters of an empty one: asking does not
+    create it (so a later ``run(poller=...)`` may still pick the poller)."""
+    rt = current_runtime()
+    if rt is not None:
+        return rt.stats()
+    return {"poller": resolve(None), "goroutines": 0, "runnable": 0,
+            "netpoll_waiters": 0, "timers": 0, "polls": 0, "events": 0,
+            "ctl": 0, "threads_waiting": 0}

@@ -19,23 +19,25 @@ Only the main thread can own the wake-up descriptor, and only if nobody else
 import signal
 import socket
 import threading
+from collections import deque
 
 from ..poller import MODE_READ
+from .local import current_runtime, get_runtime
 
 
 class SignalWakeup:
     """A socketpair whose write end is the process's signal wake-up fd and
     whose read end the poller watches for the runtime's whole life."""
 
-    __slots__ = ("fd", "_r", "_w", "_poller", "_lt", "_previous")
+    __slots__ = ("fd", "_r", "_w", "_poller", "_level_triggered", "_previous")
 
-    def __init__(self, poller, lt):
+    def __init__(self, poller, level_triggered):
         self._r, self._w = socket.socketpair()
         self._r.setblocking(False)
         self._w.setblocking(False)
         self.fd = self._r.fileno()
         self._poller = poller
-        self._lt = lt
+        self._level_triggered = level_triggered
         try:
             self._previous = signal.set_wakeup_fd(self._w.fileno(), warn_on_full_buffer=False)
         except (ValueError, OSError):
@@ -50,7 +52,7 @@ class SignalWakeup:
             self.fd = -1
             return
         poller.open(self.fd, self)
-        if lt:
+        if level_triggered:
             poller.arm(self.fd, MODE_READ)
 
     @property
@@ -65,7 +67,7 @@ class SignalWakeup:
                 pass
         except OSError:
             pass
-        if self._lt:
+        if self._level_triggered:
             self._poller.arm(self.fd, MODE_READ)
 
     def close(self, poller_alive=True):
@@ -83,13 +85,13 @@ class SignalWakeup:
         self.fd = -1
 
 
-def install(poller, lt):
+def install(poller, level_triggered):
     """A SignalWakeup for the main thread's runtime, or None elsewhere."""
     if threading.current_thread() is not threading.main_thread():
         return None
     if not hasattr(signal, "set_wakeup_fd"):
         return None
-    wakeup = SignalWakeup(poller, lt)
+    wakeup = SignalWakeup(poller, level_triggered)
     return wakeup if wakeup.active else None
 
 
@@ -110,3 +112,106 @@ def forget_after_fork(wakeup):
     wakeup.fd = -1
 
 
+
+# -- signal_notify / signal_stop (Go: os/signal.Notify, Stop) -------------------
+#
+# Go's runtime catches a notified signal in its handler, queues it (sigsend)
+# and a goroutine of os/signal delivers it to the channels.  Here the Python
+# handler (which CPython runs between two bytecodes of whatever greenlet is
+# current, possibly in the middle of a channel operation) only appends the
+# signal number to a queue and readies the runtime's Relay; the hub then
+# delivers the queued signals into the channels with try_send, never
+# blocking: a full channel misses the signal, as in Go.
+
+_channels = {}           # signal number -> [Chan, ...] in registration order
+_previous = {}           # signal number -> the handler before signal_notify
+_pending = deque()       # signal numbers caught and not yet delivered
+
+
+class Relay:
+    """The run-queue entry that delivers caught signals (Go: os/signal's
+    loop goroutine).  Not a greenlet: the hub calls its ``switch`` like a
+    goroutine's, and it runs right there, in the hub; it is false, like a
+    worker not yet started, so a park never hands over to it."""
+
+    __slots__ = ("queued",)
+
+    def __init__(self):
+        self.queued = False
+
+    def __bool__(self):
+        return False
+
+    def switch(self):
+        self.queued = False
+        while _pending:
+            signum = _pending.popleft()
+            for ch in list(_channels.get(signum, ())):
+                if not ch.closed:      # a closed channel just stops receiving
+                    ch.try_send(_signal_value(signum))
+
+
+def _signal_value(signum):
+    try:
+        return signal.Signals(signum)
+    except ValueError:
+        return signum
+
+
+def _handler(signum, frame):
+    """The real signal handler: record, and ready the relay.  It touches no
+    channel and never raises."""
+    _pending.append(signum)
+    rt = current_runtime()
+    if rt is None or rt.closed:
+        return                    # delivered once a runtime runs the relay
+    relay = rt.signal_relay
+    if relay is None:
+        relay = rt.signal_relay = Relay()
+    if not relay.queued:
+        relay.queued = True
+        rt.ready_from_thread(relay)   # the remote queue: safe from a handler
+
+
+def relaying():
+    """True while some channel is notified of a signal: the runtime then
+    waits for signals instead of reporting a deadlock."""
+    return bool(_channels)
+
+
+def signal_notify(ch, *signals):
+    """Relay each of ``signals`` to Chan ``ch`` (Go: signal.Notify): the
+    signal's number (a ``signal.Signals``) is sent without blocking, and
+    dropped if ``ch`` is full, so give it a capacity of at least 1.  A
+    goroutine waiting on ``ch`` is not a deadlock.  Main thread only."""
+    if not signals:
+        raise ValueError("signal_notify: name the signals to relay "
+                         "(signal_notify(ch, signal.SIGTERM, ...))")
+    if threading.current_thread() is not threading.main_thread():
+        raise ValueError("signal_notify: signals are handled in the main thread only")
+    nums = [signal.Signals(s) for s in signals]     # ValueError for a bad one
+    rt = get_runtime()
+    if rt.signal_relay is None:
+        rt.signal_relay = Relay()
+    for num in nums:
+        if num not in _channels:
+            previous = signal.signal(num, _handler)
+            _previous[num] = previous
+            _channels[num] = []
+        if ch not in _channels[num]:
+            _channels[num].append(ch)
+
+
+def signal_stop(ch):
+    """Stop relaying signals to ``ch`` (Go: signal.Stop).  A signal no
+    channel is notified of any more gets back the handler it had before."""
+    if threading.current_thread() is not threading.main_thread():
+        raise ValueError("signal_stop: signals are handled in the main thread only")
+    for num in list(_channels):
+        chans = _channels[num]
+        if ch in chans:
+            chans.remove(ch)
+        if not chans:
+            del _channels[num]
+            previous = _previous.pop(num)
+            signal.signal(num, previous if previous is not None else signal.SIG_DFL)

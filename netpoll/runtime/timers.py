@@ -25,7 +25,11 @@ class TimerHeap:
         self._seq = count()
 
     def add(self, when, fn, arg):
-        """Call ``fn(arg)`` on the scheduler once ``monotonic() >= when``."""
+        """Call ``fn(arg)`` on the scheduler once ``monotonic() >= when``.
+        ValueError for nan: it compares false with everything, so it would
+        sit at the heap's top for good and no other timer would ever fire."""
+        if when != when:
+            raise ValueError("timer: the time is nan")
         timer = [when, next(self._seq), fn, arg]
         heapq.heappush(self.heap, timer)
         self.live += 1

@@ -24,6 +24,8 @@ import threading
 import time
 import traceback
 
+from .goroutine import where
+
 
 class Watchdog:
     def __init__(self, rt, threshold, stream=None):
@@ -91,10 +93,9 @@ def _lock_report(frame, rt):
              f"of this thread holds it, this is a deadlock no goroutine can break. "
              f"Parked goroutines (the holder is among them, if it is one):"]
     try:
-        from .scheduler import _where
         for g in sorted(rt.goroutines, key=lambda g: g.id):
             if g.waitreason not in ("running", "runnable"):
-                lines.append(f"  goroutine {g.id} [{g.waitreason}]{_where(g)}")
+                lines.append(f"  goroutine {g.id} [{g.waitreason}]{where(g)}")
     except Exception as exc:              # the runtime's thread is stuck, but be safe
         lines.append(f"  (could not list goroutines: {exc!r})")
     return "\n".join(lines) + "\n"

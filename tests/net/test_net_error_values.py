@@ -86,9 +86,9 @@ def test_inf_deadline_means_none_and_far_future_waits(run):
             for conn in (server, pc):
                 conn.set_read_deadline(time.monotonic() - 1)
                 conn.set_read_deadline(float("inf"))          # clears it
-                assert conn.fd.pd.d[1] == 0
+                assert conn.fd.pd.deadline[1] == 0
             ln.set_deadline(float("inf"))
-            assert ln.fd.pd.d[1] == 0
+            assert ln.fd.pd.deadline[1] == 0
             server.set_deadline(time.monotonic() + 1e12)
             # The goroutine's far deadline and a short sleep coexist.
             g = netpoll.go(server.read, 10)

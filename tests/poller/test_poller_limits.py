@@ -43,7 +43,7 @@ def test_far_future_deadline_is_a_long_wait(run):
             assert server.read(10) == b"late"
             t.join()
             server.set_read_deadline(float("inf"))      # inf: no deadline
-            assert server.fd.pd.d[1] == 0
+            assert server.fd.pd.deadline[1] == 0
         finally:
             client.close()
             server.close()

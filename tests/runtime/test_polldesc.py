@@ -211,7 +211,7 @@ def test_past_deadline_wakes_at_once(run, sockpair, past):
             netpoll.gosched()
             t = time.monotonic() if past == "now" else past
             assert pd.set_deadline(t, MODE_READ) == POLL_OK
-            assert pd.d[MODE_READ] == -1
+            assert pd.deadline[MODE_READ] == -1
             netpoll.gosched()
             assert g.done and g.join() == POLL_ERR_TIMEOUT
     run(main)
@@ -319,11 +319,11 @@ def test_cache_recycles_and_bumps_seq(run, sockpair):
         shut(pd)
         pd2 = poll_open(b.fileno())
         assert pd2 is pd and pd2.fdseq == life + 1 and pd2.fd == b.fileno()
-        assert not pd2.closing and pd2.d == [0, 0, 0]
+        assert not pd2.closing and pd2.deadline == [0, 0, 0]
         g = netpoll.go(pd2.wait, MODE_READ)
         netpoll.gosched()
         _deadline_fired(old_arg)           # a timer of the previous life
-        assert pd2.d[MODE_READ] == 0 and g.worker not in rt.runq
+        assert pd2.deadline[MODE_READ] == 0 and g.worker not in rt.runq
         netpoll.gosched()
         assert not g.done
         pd2.evict()
@@ -496,7 +496,7 @@ def _check(pd, rt, model):
             assert real is s.g, (m, real, s.state)
         else:
             assert real is s, (m, real, s)
-        d = pd.d[m]
+        d = pd.deadline[m]
         assert {"none": d == 0, "future": d > 0, "passed": d == -1}[model.dl[m]] or model.closing
     assert pd.closing == model.closing
     runq = [g for g in rt.runq if g is not rt.main]
@@ -599,9 +599,9 @@ def _drive(ops, poller):
                 elif kind == "stale_timer":
                     if not stale_args:
                         continue
-                    before = (list(pd.g), list(pd.d), len(rt.runq))
+                    before = (list(pd.g), list(pd.deadline), len(rt.runq))
                     _deadline_fired(stale_args[op[1] % len(stale_args)])
-                    assert (list(pd.g), list(pd.d), len(rt.runq)) == before
+                    assert (list(pd.g), list(pd.deadline), len(rt.runq)) == before
                 elif kind == "stale_event":
                     old = pipes[:-1] if model.open else pipes
                     if not old:

@@ -20,12 +20,15 @@ def test_keys_and_types(run, poller):
 
 
 def test_outside_run():
-    try:
-        s = netpoll.stats()
-        assert set(KEYS) <= set(s)
-        assert s["goroutines"] == 0
-    finally:
-        current_runtime().close()
+    s = netpoll.stats()
+    assert set(KEYS) <= set(s)
+    assert s["goroutines"] == 0
+    assert current_runtime() is None        # asking does not create the runtime
+
+
+def test_stats_before_run_leaves_the_poller_choice_open():
+    netpoll.stats()
+    assert netpoll.run(lambda: netpoll.stats()["poller"], poller="poll") == "poll"
 
 
 def test_goroutines_runnable_timers(run):

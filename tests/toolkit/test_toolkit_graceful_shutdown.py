@@ -25,7 +25,7 @@ def test_sigterm_drains_in_flight_requests(poller):
         busy.sendall(b"work 0.5\n")
         srv.expect("working 0.5")                # the request is in flight
         srv.proc.send_signal(signal.SIGTERM)
-        srv.expect("got signal 15: draining")
+        srv.expect("got SIGTERM: draining")
         assert recv_all(idle) == b""             # idle: closed at once
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(srv.address, timeout=30).close()
@@ -44,7 +44,7 @@ def test_grace_period_cuts_off_slow_requests(poller):
         slow.sendall(b"work 3600\n")
         srv.expect("working 3600")
         srv.proc.send_signal(signal.SIGTERM)
-        srv.expect("got signal 15: draining")
+        srv.expect("got SIGTERM: draining")
         srv.expect("grace period over: cutting off")
         assert recv_all(slow) == b""             # cut off: closed, no answer
         rc, out, err = srv.finish(timeout=30)
