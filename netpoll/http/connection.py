@@ -655,10 +655,12 @@ class Connection:
             no_body = env["REQUEST_METHOD"] == "HEAD"
         self.no_body = no_body
         if declared is not None:
-            try:
-                self.left = int(declared)
-            except ValueError:
-                raise ValueError(f"bad Content-Length header: {declared!r}") from None
+            # Digits only: int() also takes "-1", "+2", " 2 " and "0_2",
+            # which go out as written and frame the body differently for
+            # whoever reads them next.
+            if not (type(declared) is str and declared.isascii() and declared.isdigit()):
+                raise ValueError(f"bad Content-Length header: {declared!r}")
+            self.left = int(declared)
         elif length is not None:
             # HEAD: the length of the body a GET would get, if the app gave one
             if not no_body or (length and not bodyless):

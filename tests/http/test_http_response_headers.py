@@ -1,8 +1,8 @@
 """Response splitting: what the application puts in its status line and
-headers cannot add a header or a second answer.  A CR or LF anywhere, or a
+headers cannot add a header or a second answer.  A CR or LF anywhere, a
 header name that is not an HTTP token (a space, a colon: ``Content-Length ``
-is not Content-Length to us but is to a lenient proxy), answers 500 and
-closes, and the error is logged."""
+is not Content-Length to us but is to a lenient proxy), or a Content-Length
+that is not all digits answers 500 and closes, and the error is logged."""
 
 import pytest
 
@@ -16,6 +16,11 @@ BAD_HEADERS = {
     "space in a name": ("200 OK", [("Content-Length ", "2")]),
     "colon in a name": ("200 OK", [("X-Injected: 1", "a")]),
     "empty name": ("200 OK", [("", "a")]),
+    # int() takes these; a proxy reading the header as sent would not
+    "Content-Length -1": ("200 OK", [("Content-Length", "-1")]),
+    "Content-Length +2": ("200 OK", [("Content-Length", "+2")]),
+    "Content-Length 0_2": ("200 OK", [("Content-Length", "0_2")]),
+    "Content-Length with spaces": ("200 OK", [("Content-Length", " 2 ")]),
 }
 
 
