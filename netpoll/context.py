@@ -29,7 +29,7 @@ import math
 import time
 
 from .runtime.chan import Chan
-from .runtime.scheduler import get_runtime
+from .runtime.local import get_runtime
 
 
 class Canceled(Exception):

@@ -23,7 +23,7 @@ from threading import get_ident
 
 from greenlet import getcurrent
 
-from .scheduler import get_runtime
+from .local import get_runtime
 
 
 def _bind(obj):

@@ -26,7 +26,7 @@ from random import random as _random
 from greenlet import getcurrent
 
 from .chan import ChanClosed, _bind, _SelectWaiter
-from .scheduler import get_runtime
+from .local import get_runtime
 
 
 class Recv:

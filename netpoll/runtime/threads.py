@@ -32,7 +32,7 @@ from collections import deque
 
 from greenlet import getcurrent
 
-from .scheduler import get_runtime
+from .local import get_runtime
 
 MAX_WORKERS = min(32, (os.cpu_count() or 1) + 4)
 MAX_RESOLVERS = 64

@@ -26,7 +26,7 @@ import math
 import time
 
 from .chan import Chan
-from .scheduler import get_runtime
+from .local import get_runtime
 from .timers import FN, WHEN
 
 # A pending timer that will never fire (inf seconds): never in the heap.
