@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs (as root, with apt) or checks the system tools the test suite
 # drives as real peers: openssl (s_client/s_server), curl, wrk, redis-server,
-# a PostgreSQL server, and iproute2 (network namespaces for fault tests).
+# a PostgreSQL server, iproute2 (network namespaces for fault tests), and
+# gcc (the C accelerator, tested both ways).
 # Without root it only checks, and fails naming what is missing.
 set -euo pipefail
 
@@ -13,6 +14,7 @@ declare -A PKG=(
     [redis-server]=redis-server
     [ip]=iproute2
     [pg_ctlcluster]=postgresql
+    [gcc]=gcc             # builds the optional C accelerator (netpoll/_speedups.c)
 )
 
 missing_cmds() {

@@ -69,8 +69,9 @@ from time import monotonic as _monotonic
 
 from ..errors import ClosedError, DeadlineExceededError
 from ..poller import MODE_READ, MODE_WRITE
-from ..runtime.polldesc import POLL_ERR_TIMEOUT, poll_open
+from ..runtime.polldesc import POLL_ERR_TIMEOUT, READY, PollDesc, poll_open
 from ..runtime.scheduler import gosched
+from ..speedups import ACCEL
 from .fdmutex import CLOSED, DRAINED, REF, RLOCK, RSHUT, WLOCK, FDMutex
 
 _MSG_NOSIGNAL = getattr(socket, "MSG_NOSIGNAL", 0)
@@ -156,7 +157,9 @@ class FD(FDMutex):
                 raise self._poll_error(code, MODE_READ)
             try:                          # speed trick: os.read parses no tuple
                 data = _sysread(self.sysfd, asked)
-            except BlockingIOError:
+            except BlockingIOError:       # (the C read returns None instead)
+                data = None
+            if data is None:
                 data = self._read_wait(asked)
             if len(data) < asked:         # the common case needs no bookkeeping
                 if asked > READ_MIN or not s & DRAINED:
@@ -196,9 +199,11 @@ class FD(FDMutex):
             if code:
                 raise self._poll_error(code, MODE_READ) from None
             try:
-                return _sysread(self.sysfd, asked)
+                data = _sysread(self.sysfd, asked)
             except BlockingIOError:
-                pass
+                continue
+            if data is not None:
+                return data
 
     def read_into(self, buf, nbytes=0):
         """Read into ``buf``; the byte count, 0 at EOF.  Spells read's steps
@@ -679,6 +684,87 @@ class FD(FDMutex):
 
     def __repr__(self):
         return f"<FD {self.sysfd} state={self.state:#x}>"
+
+
+# -- the C accelerator (netpoll/speedups.py) ---------------------------------
+#
+# Speed trick: with netpoll._speedups built (and NETPOLL_PURE unset) the
+# read system call and the plain write are done in C.  Both never park;
+# the methods above stay the reference and take every other case.
+
+def _write_accel(self, data):
+    """FD.write, the C fast path first: the whole write when the lock is
+    free and the socket takes every byte at once (what FD.write does then,
+    without the interpreter); the Python path otherwise."""
+    try:
+        n = _write_fast(self, data)
+    except OSError as e:              # as FD.write: nothing went out
+        e.written = 0
+        raise
+    if n is None:                     # not the plain case: nothing was sent
+        return _write_py(self, data)
+    if n >= 0:
+        return n
+    return self._write_from(data, ~n)     # ~n bytes fit: the rest parks
+
+
+def _read_accel(self, n):
+    """FD.read with the C fast path: the whole read when it needs no
+    parking; otherwise C takes the read lock (r is an int) and this frame
+    parks, so that no C frame is on the parked goroutine's stack."""
+    r = _read_fast(self, n)
+    if r is None:                     # not the plain case: nothing was changed
+        return _read_py(self, n)
+    if type(r) is bytes:
+        return r
+    try:                              # FD.read from its PollDesc.wait on
+        pd = self.pd
+        while True:
+            code = pd.wait(MODE_READ)
+            if code:
+                raise self._poll_error(code, MODE_READ) from None
+            data = _read_resume(self, n, r)
+            if data is not None:
+                return data
+    finally:                          # speed trick: _read_unlock, inlined
+        s = self.state - _RLOCK_REF
+        self.state = s
+        if s & CLOSED or self.read_waiters:
+            self._unlock_slow(RLOCK, s)
+
+
+def _write_from(self, data, n):
+    """The rest of a write the C fast path began: ``n`` bytes of ``data``
+    went out; nothing ran since, so the lock is still free."""
+    self._write_lock()
+    try:
+        return self._write_rest(data, n, len(data))
+    finally:
+        self._write_unlock()
+
+
+if ACCEL is not None:
+    try:
+        ACCEL.setup_polldesc(PollDesc, READY)
+        ACCEL.setup_fd(FD, CLOSED, RLOCK, WLOCK, RSHUT, DRAINED, REF, READ_MIN, READ_MAX,
+                       FAIR_READS)
+    except (AttributeError, TypeError, ValueError) as exc:
+        # The classes changed shape (a slot renamed...) and the C code was
+        # not updated: pure Python, said loudly.
+        import warnings
+        warnings.warn(f"netpoll._speedups does not fit this netpoll ({exc}): "
+                      f"running pure Python", RuntimeWarning, stacklevel=1)
+        ACCEL = None
+if ACCEL is not None:
+    _read_fast = ACCEL.read_fast
+    _read_resume = ACCEL.read_resume
+    _read_py = FD.read
+    FD.read = _read_accel
+    _sysread = ACCEL.read             # os.read without the GIL round trip; None for EAGAIN
+    _write_fast = ACCEL.write_fast
+    _write_py = FD.write
+    FD.write = _write_accel
+    FD._write_from = _write_from
 
 
 def _yield_turn():

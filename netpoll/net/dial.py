@@ -243,19 +243,7 @@ def dial(network, address, *, timeout=None, ctx=None):
     raising an instance of ``ctx.err()``'s class."""
     kind, families, socktype = parse_network(network, DIAL_NETWORKS)
     shown = _display(address)
-    deadline = None
-    if timeout is not None:
-        timeout = _check_timeout(timeout)
-        if timeout <= 0:
-            raise op_error("dial", network, None, shown, DeadlineExceededError())
-        if timeout != math.inf:
-            deadline = time.monotonic() + timeout
-    if ctx is not None:
-        if ctx.err() is not None:
-            raise _ctx_error(network, shown, ctx.err())
-        d = ctx.deadline()
-        if d is not None and (deadline is None or d < deadline):
-            deadline = d
+    deadline = _dial_deadline(network, shown, timeout, ctx)
     if kind == "unix":
         targets = [(socket.AF_UNIX, unix_path(address))]
     else:
@@ -279,6 +267,26 @@ def dial(network, address, *, timeout=None, ctx=None):
                     and time.monotonic() >= deadline:
                 break
     raise op_error("dial", network, None, shown, first_error) from None
+
+
+def _dial_deadline(network, shown, timeout, ctx):
+    """The monotonic time the dial must finish by (None: no limit): the
+    earlier of ``timeout`` from now and the context's deadline.  Fails at
+    once for a timeout <= 0 or a context already done."""
+    deadline = None
+    if timeout is not None:
+        timeout = _check_timeout(timeout)
+        if timeout <= 0:
+            raise op_error("dial", network, None, shown, DeadlineExceededError())
+        if timeout != math.inf:
+            deadline = time.monotonic() + timeout
+    if ctx is not None:
+        if ctx.err() is not None:
+            raise _ctx_error(network, shown, ctx.err())
+        d = ctx.deadline()
+        if d is not None and (deadline is None or d < deadline):
+            deadline = d
+    return deadline
 
 
 def _check_timeout(timeout):

@@ -159,28 +159,21 @@ class PollDesc:
             if g is READY:
                 gs[mode] = None
                 return POLL_OK
-            if g is not None:
-                self._second_waiter(mode)
             rt = self.rt
-            if rt.closed:
-                self._runtime_stopped()
-            if self.level_triggered:
-                self.poller.arm(self.fd, mode)
+            if g is not None or rt.closed or self.level_triggered:
+                self._before_rare_park(mode, g)   # raises, or arms poll/select
             me = getcurrent()
             gs[mode] = me
             me.waitreason = "IO wait"
             rt.nwait += 1
             try:
-                if rt.batch:
-                    # ---- Runtime.park's hand-over, inlined on this hot path
-                    # (one Python call less per park).
-                    g = self.runq.popleft()
-                    if g:
-                        rt.batch -= 1
-                        g.switch()
-                    else:
-                        self.runq.appendleft(g)
-                        self._switch()
+                # ---- Runtime.park's hand-over, inlined on this hot path (one
+                # Python call less per park): to the batch's next goroutine,
+                # unless it is a worker never started (false), which the hub
+                # starts.  batch <= len(runq), so runq[0] exists.
+                if rt.batch and self.runq[0]:
+                    rt.batch -= 1
+                    self.runq.popleft().switch()
                 else:
                     self._switch()
             except BaseException:
@@ -192,23 +185,25 @@ class PollDesc:
             gs[mode] = None
             if g is READY:
                 return POLL_OK
-            # Woken by a deadline or evict (or the deadline was moved after
-            # its timer fired): stop watching and check why.
-            if self.level_triggered:
+            if self.level_triggered:   # woken by a deadline or evict: recheck
                 self.poller.disarm(self.fd, mode)
 
-    def _second_waiter(self, mode):
-        raise RuntimeError(
-            f"netpoll: two goroutines wait on descriptor {self.fd} "
-            f"for {'reading' if mode == MODE_READ else 'writing'}")
-
-    def _runtime_stopped(self):
-        # Nothing would ever wake us: the runtime's run() returned (or this
-        # is a forked child).
-        raise RuntimeError(
-            "netpoll: this connection belongs to a runtime that has stopped "
-            "(its run() returned); use a connection inside the run() that "
-            "created it") from None
+    def _before_rare_park(self, mode, g):
+        """The checks and the step that a park under epoll seldom needs:
+        another goroutine already waits (an error), the runtime has stopped
+        (nothing would ever wake us: its run() returned, or this is a forked
+        child), or a level-triggered poller must be told to watch ``fd``."""
+        if g is not None:
+            raise RuntimeError(
+                f"netpoll: two goroutines wait on descriptor {self.fd} "
+                f"for {'reading' if mode == MODE_READ else 'writing'}")
+        if self.rt.closed:
+            raise RuntimeError(
+                "netpoll: this connection belongs to a runtime that has stopped "
+                "(its run() returned); use a connection inside the run() that "
+                "created it") from None
+        if self.level_triggered:
+            self.poller.arm(self.fd, mode)
 
     def _abandon_wait(self, mode, me):
         """An exception was thrown in at the park point: stop waiting."""

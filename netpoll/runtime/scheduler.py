@@ -132,18 +132,16 @@ class Runtime:
                 "netpoll: this runtime has stopped (its run() returned): nothing "
                 "would ever wake a goroutine parked on it")
         g.waitreason = reason
-        if self.batch:
-            # Hand over to the batch's next goroutine, unless it is a worker
-            # never started: that one starts from the hub, since a greenlet
-            # starts with the recursion depth of the one that switches to it
-            # first, and a chain of hand-overs would add those up.
-            g = self.runq.popleft()
-            if g:
-                self.batch -= 1
-                g.switch()
-                return
-            self.runq.appendleft(g)
-        self.hub.switch()
+        if self.batch and self.runq[0]:
+            # Hand over to the batch's next goroutine (batch <= len(runq)),
+            # unless it is a worker never started (false): that one starts
+            # from the hub, since a greenlet starts with the recursion depth
+            # of the one that switches to it first, and a chain of hand-overs
+            # would add those up.
+            self.batch -= 1
+            self.runq.popleft().switch()
+        else:
+            self.hub.switch()
 
     def ready(self, g):
         """Make a parked goroutine runnable (Go: goready); this thread only.
