@@ -46,7 +46,7 @@ class Server:
         self.max_body_bytes = max_body_bytes
         self.tls_context = tls_context
         if tls_context is not None:
-            from .. import tls  # netpoll.tls (SPEC §5): imported only for HTTPS
+            from .. import tls  # netpoll.tls (docs/reference.md §5): imported only for HTTPS
             self._tls_server = tls.server
         self.error_log = sys.stderr        # wsgi.errors
         self.access_log = None             # callable(environ, status, sent) or None

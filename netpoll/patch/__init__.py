@@ -72,7 +72,7 @@ def sleep(secs):
 
 
 def patch(*, socket=True, ssl=True, select=True, time=True, dns=True):
-    """Make the standard library cooperative (SPEC §7); returns
+    """Make the standard library cooperative (docs/reference.md §7); returns
     ``patched()``."""
     with _lock:
         # netpoll's level-triggered backends bind select.select / select.poll

@@ -1,4 +1,4 @@
-"""Bad input and request smuggling: each gets the status SPEC §6 names and
+"""Bad input and request smuggling: each gets the status docs/reference.md §6 names and
 a closed connection; what follows a bad request is never answered as a
 request; other connections are served meanwhile; no descriptor leaks.
 Slow clients (slowloris, a slow uploader, a client that never reads) are
