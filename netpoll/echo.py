@@ -102,15 +102,7 @@ def run(address: str, poller: str | None = None, workers: int = 1,
 def _run_workers(address: str, poller: str | None, workers: int, out: TextIO,
                  keepalive: Keepalive | None = None) -> int:
     poller = resolve(poller)              # a bad name fails here, not in N workers
-    # The address is checked here, once, by binding a placeholder socket with
-    # SO_REUSEPORT (bound, never listening, so it gets no connections): an
-    # address in use or not ours fails with the message the single-process
-    # server prints, instead of once per worker.  It also fixes port 0 to one
-    # port that every worker then listens on.
-    placeholder = _placeholder(address)
-    port = placeholder.getsockname()[1]
-    host, _ = split_address(address, "tcp")
-    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    placeholder, address = reserve_address(address)
     ready_r, ready_w = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -164,6 +156,21 @@ def _run_workers(address: str, poller: str | None, workers: int, out: TextIO,
                 code = 1
     placeholder.close()
     return code
+
+
+def reserve_address(address: str) -> tuple[socket.socket, str]:
+    """For pre-forked workers that all listen on ``address`` with
+    SO_REUSEPORT (``netpoll echo`` and ``netpoll serve --workers``): the
+    address is checked here, once, by binding a placeholder socket (bound,
+    never listening, so it gets no connections): an address in use or not
+    ours fails with the message the single-process server prints, instead
+    of once per worker.  Returns the placeholder (close it when the workers
+    are done) and ``address`` with port 0 fixed to the one port every
+    worker then listens on."""
+    placeholder = _placeholder(address)
+    port = placeholder.getsockname()[1]
+    host, _ = split_address(address, "tcp")
+    return placeholder, (f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
 
 
 def _placeholder(address: str) -> socket.socket:

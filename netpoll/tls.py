@@ -884,6 +884,10 @@ def dial(network: str, address: object, context: ssl.SSLContext | None = None, *
         context = ssl.create_default_context()
     if server_name is None:
         server_name = _host_of(network, address)
+    # The dial's deadline again (net.dial computes it but does not return
+    # it): the handshake after the connect needs the same bound.  Shares
+    # net/dial.py's lines; the two error prefixes ("tls dial" / "dial")
+    # differ, and a helper shared by both would have to live in net/dial.py.
     deadline = None if timeout is None else time.monotonic() + timeout
     if ctx is not None:
         if (err := ctx.err()) is not None:

@@ -10,7 +10,7 @@ client gone) raises ``BodyError`` from the read, and the connection answers
 with its status once the application returns.
 
 ``FileWrapper`` is PEP 3333's optional ``wsgi.file_wrapper``; the server
-sends it with ``os.sendfile`` when the connection is plain TCP.
+sends it with sendfile(2) (``FD.sendfile``) when the connection is plain TCP.
 """
 
 from __future__ import annotations

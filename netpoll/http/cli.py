@@ -241,17 +241,16 @@ def _run_one(app: WSGIApplication, args: argparse.Namespace, settings: _Settings
 
 def _run_workers(app: WSGIApplication, args: argparse.Namespace, settings: _Settings) -> int:
     import netpoll
-    from netpoll.echo import _placeholder
-    from netpoll.net.addr import split_address
+    from netpoll.echo import reserve_address
     from netpoll.poller import resolve
 
     poller = resolve(args.poller)            # a bad name fails here, not in N workers
-    # Checked once, and port 0 fixed to one port for every worker: a socket
-    # bound with SO_REUSEPORT, never listening (as `netpoll echo --workers`).
-    placeholder = _placeholder(args.listen)
-    port = placeholder.getsockname()[1]
-    host, _ = split_address(args.listen, "tcp")
-    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    placeholder, address = reserve_address(args.listen)
+    # The fork / ready-pipe / waitpid supervision below has the shape of
+    # netpoll.echo._run_workers but not its policy: serve restarts a worker
+    # that dies and forwards signals to the live set, echo stops.  Kept
+    # apart on purpose; change the shared steps (ready pipe, flushes before
+    # fork, os._exit) in both.
     ready_r, ready_w = os.pipe()
 
     def spawn(first: bool) -> int:

@@ -34,6 +34,7 @@ labelled where they are.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import sys
 import time
@@ -52,7 +53,6 @@ from httptools import (
 )
 
 from ..errors import DeadlineExceededError
-from ..internal.sendfile import sendfile
 from .body import EMPTY, BodyError, FileWrapper, Input, _Empty
 
 if TYPE_CHECKING:
@@ -150,7 +150,16 @@ _KINDS: dict[str, int] = {}
 _KIND_OF = {"content-length": 1, "connection": 2, "transfer-encoding": 3, "date": 4}
 
 
+# An HTTP field name (RFC 9110 5.1): a token.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
 def _kind(name: str) -> int:
+    """The kind of a response header name not seen before; ValueError for
+    a name that is not a token (``Content-Length `` would pass our framing
+    and reach a lenient proxy as Content-Length)."""
+    if type(name) is not str or not _TOKEN.fullmatch(name):
+        raise ValueError(f"bad response header name: {name!r}")
     kind = _KIND_OF.get(name.lower(), 0)
     if len(_KINDS) < _MAX_CACHED:
         _KINDS[name] = kind
@@ -171,7 +180,7 @@ class Connection:
         "server", "conn", "parser", "queue", "base", "env", "url", "body",
         "in_head", "head_size", "head_raw", "plain", "dead", "body_dl", "completed",
         "pending", "pending_size", "timeouts", "error", "closing", "idle", "served",
-        "rdl", "max_header", "max_body",
+        "rdl", "max_header", "max_body", "chunk_at", "trailer_raw",
         # the answer being written
         "status", "headers", "sent", "keep", "chunked", "no_body", "left", "renv", "rinp",
     )
@@ -244,6 +253,8 @@ class Connection:
         self.rdl = None          # the read deadline last set
         self.max_header = server.max_header_bytes
         self.max_body = server.max_body_bytes
+        self.chunk_at = -1       # body bytes parsed at the last chunk header
+        self.trailer_raw = 0     # bytes read wholly inside a trailer section
         self.status = None
         self.sent = False
 
@@ -265,6 +276,14 @@ class Connection:
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.head_size += len(name) + len(value)
+        if not self.in_head:
+            # A trailer field of a chunked body: the application already
+            # has the environ, so it is dropped, never merged (RFC 9110
+            # 6.5.1).  Head and trailer fields share max_header_bytes; an
+            # unfinished trailer field is bounded in feed().
+            if self.head_size > self.max_header:
+                raise HTTPError(431)
+            return
         key = _HEADER_KEYS.get(name, 0)
         if key == 0:
             key = _header_key(name)
@@ -343,7 +362,13 @@ class Connection:
             raise HTTPError(413)          # a chunked body grew too large
         inp.buf += data
 
+    def on_chunk_header(self) -> None:
+        # Maybe the last chunk (size 0), with a trailer section after it.
+        self.chunk_at = self.body.received
+        self.trailer_raw = 0
+
     def on_message_complete(self) -> None:
+        self.chunk_at = -1
         body = self.body
         if body is not EMPTY:
             body.done = True
@@ -356,6 +381,7 @@ class Connection:
         """Parse ``data``; a parse error is kept (``error`` or the body's)
         to be answered in order."""
         completed = self.completed
+        chunk_at = self.chunk_at
         try:
             self.parser.feed_data(data)
         except HttpParserCallbackError as exc:
@@ -381,6 +407,13 @@ class Connection:
 
                 self.head_raw = raw
                 if raw > self.max_header:
+                    self._failed(431, None)
+            elif chunk_at >= 0 and chunk_at == self.chunk_at and self.body.received == chunk_at:
+                # Since a chunk header seen in an earlier read, no body byte
+                # and no end: all of this read is trailer section, which
+                # httptools buffers field by field.  Bounded like a head.
+                self.trailer_raw += len(data)
+                if self.trailer_raw > self.max_header:
                     self._failed(431, None)
 
     def _failed(self, status: int, exc: BaseException | None) -> None:
@@ -677,10 +710,12 @@ class Connection:
             no_body = env["REQUEST_METHOD"] == "HEAD"
         self.no_body = no_body
         if declared is not None:
-            try:
-                self.left = int(declared)
-            except ValueError:
-                raise ValueError(f"bad Content-Length header: {declared!r}") from None
+            # Digits only: int() also takes "-1", "+2", " 2 " and "0_2",
+            # which go out as written and frame the body differently for
+            # whoever reads them next.
+            if not (type(declared) is str and declared.isascii() and declared.isdigit()):
+                raise ValueError(f"bad Content-Length header: {declared!r}")
+            self.left = int(declared)
         elif length is not None:
             # HEAD: the length of the body a GET would get, if the app gave one
             if not no_body or (length and not bodyless):
@@ -707,12 +742,14 @@ class Connection:
         # C instead of testing every value (speed).
         n = len(lines)
         if head.count("\n") != n or head.count("\r") != n:
-            self._check_lines(head)
+            self._check_lines(lines)
         self.sent = True
         return head.encode("latin-1")
 
-    def _check_lines(self, head: str) -> None:
-        for line in head.split("\r\n"):
+    def _check_lines(self, lines: list[str]) -> None:
+        # The lines as the application gave them, not the joined head: a
+        # CRLF inside a value would split into two clean-looking lines.
+        for line in lines[:-1]:
             if "\r" in line or "\n" in line:
                 raise ValueError(f"CR or LF inside a response header: {line!r}")
 
@@ -759,7 +796,7 @@ class Connection:
         if self.no_body or count <= 0:
             return
         try:
-            sent = sendfile(self.conn.fd, fileno, offset, count)  # type: ignore[union-attr]  # plain: a net.Conn
+            sent = self.conn.fd.sendfile(fileno, offset, count)  # type: ignore[union-attr]  # plain: a net.Conn
         except OSError:
             self.dead = True
             raise

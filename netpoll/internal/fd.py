@@ -65,6 +65,7 @@ import sys
 from collections.abc import Callable, Iterable
 from math import isnan
 from os import read as _sysread
+from os import sendfile as _os_sendfile
 from os import strerror as _strerror
 from threading import get_ident
 from time import monotonic as _monotonic
@@ -407,6 +408,38 @@ class FD(FDMutex):
                     bufs[i] = memoryview(bufs[i])[n:]
                     n = 0
         return written
+
+    def sendfile(self, infd: int, offset: int, count: int) -> int:
+        """Send up to ``count`` bytes of the file ``infd`` from ``offset``
+        with sendfile(2), in the kernel, parking while the socket buffer is
+        full (Go: internal/poll/sendfile_linux.go).  Returns how many were
+        sent: fewer only if the file ended first.  Errors carry ``written``
+        as write's do."""
+        self._write_lock()
+        try:
+            pd = self.pd
+            code = pd.prepare(MODE_WRITE)
+            if code:
+                raise self._poll_error(code, MODE_WRITE)
+            sysfd = self.sysfd
+            sent = 0
+            while sent < count:
+                try:
+                    n = _os_sendfile(sysfd, infd, offset + sent, count - sent)
+                except BlockingIOError:
+                    code = pd.wait(MODE_WRITE)
+                    if code:
+                        raise self._poll_error(code, MODE_WRITE, sent) from None
+                    continue
+                except OSError as e:
+                    e.written = sent      # type: ignore[attr-defined]
+                    raise
+                if not n:                 # the file is shorter than count
+                    break
+                sent += n
+            return sent
+        finally:
+            self._write_unlock()
 
     def sendto(self, data: ReadableBuffer, addr: Any) -> int:
         """Send one datagram to ``addr`` (a socket address)."""

@@ -10,11 +10,18 @@ import time
 import netpoll
 
 
-def slow_app(environ, start_response):
-    if environ["PATH_INFO"] == "/slow":
-        netpoll.sleep(1.0)
-    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "4")])
-    return [b"done"]
+def slow_app_and_event():
+    """An app whose /slow takes 1 s, and the event it sets when /slow
+    begins (so the tests wait for it instead of sleeping)."""
+    started = threading.Event()
+
+    def slow_app(environ, start_response):
+        if environ["PATH_INFO"] == "/slow":
+            started.set()
+            netpoll.sleep(1.0)
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "4")])
+        return [b"done"]
+    return slow_app, started
 
 
 def answer_of(sock):
@@ -25,6 +32,7 @@ def answer_of(sock):
 
 
 def test_shutdown_waits_for_requests_in_flight(http_serve):
+    slow_app, started = slow_app_and_event()
     srv = http_serve(slow_app)
     idle = socket.create_connection(srv.address, timeout=10)
     idle.sendall(b"GET / HTTP/1.1\r\n\r\n")            # served, then idle (keep-alive)
@@ -32,7 +40,7 @@ def test_shutdown_waits_for_requests_in_flight(http_serve):
     silent = socket.create_connection(srv.address, timeout=10)   # never sends
     busy = socket.create_connection(srv.address, timeout=10)
     busy.sendall(b"GET /slow HTTP/1.1\r\n\r\n")
-    time.sleep(0.2)                                     # the slow request is running
+    assert started.wait(10)                             # the slow request is running
     result = {}
 
     def shutdown():
@@ -76,10 +84,11 @@ def test_shutdown_waits_for_requests_in_flight(http_serve):
 
 
 def test_shutdown_timeout_raises_and_close_ends_the_rest(http_serve):
+    slow_app, started = slow_app_and_event()
     srv = http_serve(slow_app)
     busy = socket.create_connection(srv.address, timeout=10)
     busy.sendall(b"GET /slow HTTP/1.1\r\n\r\n")
-    time.sleep(0.2)
+    assert started.wait(10)
     got = srv.command("shutdown", timeout=0.2)
     assert got["ok"] is False and "still" in got["error"]
     assert srv.connections() == 1                      # it goes on

@@ -5,6 +5,7 @@ Slow clients (slowloris, a slow uploader, a client that never reads) are
 bounded by Go's timeouts."""
 
 import socket
+import threading
 import time
 
 import pytest
@@ -57,6 +58,13 @@ BAD = {
                                                          for i in range(10_000)) + b"\r\n", 431),
     "request line of 1 MiB": (b"GET /" + b"a" * (1 << 20) + b" HTTP/1.1\r\n\r\n", 431),
     "body over max_body_bytes": (b"POST / HTTP/1.1\r\nContent-Length: 2000\r\n\r\n", 413),
+    "trailer section of 70 KiB": (
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n"
+        + b"".join(b"X-%d: %s\r\n" % (i, b"t" * 100) for i in range(700)) + b"\r\n" + SMUGGLED,
+        431),
+    "trailer of 300 KiB, no end": (
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-Big: " + b"t" * (300 << 10),
+        431),
     "chunked body over max_body_bytes": (
         b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + b"400\r\n" + b"b" * 1024
         + b"\r\n" + b"400\r\n" + b"b" * 1024 + b"\r\n0\r\n\r\n" + SMUGGLED, 413),
@@ -101,15 +109,41 @@ def test_bad_input_gets_its_status_and_a_closed_connection(http_serve, name):
     wait_until(lambda: len(open_fds()) <= fds, what="no descriptor leaked")
 
 
+def test_trailer_fields_do_not_reach_the_environ(http_serve):
+    """A chunked body's trailer fields come after the application has its
+    environ: they are dropped, never merged into it (RFC 9110 6.5.1), so a
+    client cannot add or change a header behind the application's back."""
+    def trailer_app(environ, start_response):
+        body = b""
+        while chunk := environ["wsgi.input"].read(65536):
+            body += chunk
+        data = b"body=%s user=%r cookie=%r" % (
+            body, environ.get("HTTP_X_USER"), environ.get("HTTP_COOKIE"))
+        start_response("200 OK", [("Content-Type", "text/plain"),
+                                  ("Content-Length", str(len(data)))])
+        return [data]
+    srv = http_serve(trailer_app)
+    with socket.create_connection(srv.address, timeout=10) as s:
+        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nCookie: a=1\r\nTransfer-Encoding: chunked\r\n"
+                  b"Connection: close\r\n\r\n3\r\nabc\r\n0\r\nX-User: admin\r\n"
+                  b"Cookie: role=admin\r\n\r\n")
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 "), answer
+    assert answer.endswith(b"body=abc user=None cookie='a=1'"), answer
+
+
 def test_transfer_encoding_with_bad_chunk_inside_the_app(http_serve):
     """Bad framing found inside the application's wsgi.input.read answers
     400 even though the application catches the error."""
     seen = []
+    first_chunk = threading.Event()
 
     def catching(environ, start_response):
         try:
             while environ["wsgi.input"].read(100):
-                pass
+                first_chunk.set()
         except OSError as exc:
             seen.append(exc)
         start_response("200 OK", [("Content-Type", "text/plain")])
@@ -117,7 +151,7 @@ def test_transfer_encoding_with_bad_chunk_inside_the_app(http_serve):
     srv = http_serve(catching)
     with socket.create_connection(srv.address, timeout=10) as s:
         s.sendall(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
-        time.sleep(0.1)                 # the app reads the good chunk first, then waits
+        assert first_chunk.wait(10)     # the app reads the good chunk first, then waits
         s.sendall(b"zz\r\n" + SMUGGLED)
         answer = b""
         while chunk := s.recv(65536):

@@ -7,6 +7,7 @@ client in namespace b sends 10 MB of random bytes and reads the echo back.
 After the first megabyte the test takes b's end of the link down, waits a
 second and brings it back."""
 
+import queue
 import random
 import socket
 import threading
@@ -39,20 +40,20 @@ def echo(conn, done):
             view = memoryview(buf)
             while n := conn.read_into(buf):
                 conn.write(view[:n])
-        done.append("EOF")
+        done.put("EOF")
     except OSError as exc:
-        done.append(exc)
+        done.put(exc)
 
 
 def test_link_down_for_a_second_mid_transfer_loses_nothing(pair, poller):
-    port = []
-    done = []
+    port = queue.Queue()               # the server's port, or None if it failed
+    done = queue.Queue()               # how the echo ended
     stop = threading.Event()
     errors = []
 
     def server_main():
         with net.listen("tcp", "0.0.0.0:0") as ln:
-            port.append(ln.addr.port)
+            port.put(ln.addr.port)
             netpoll.go(serve, ln, echo, done)
             netpoll.to_thread(stop.wait)
 
@@ -61,19 +62,17 @@ def test_link_down_for_a_second_mid_transfer_loses_nothing(pair, poller):
             netpoll.run(server_main, poller=poller)
         except BaseException as exc:
             errors.append(exc)
-            port.append(None)
+            port.put(None)
 
     server = pair.thread("a", server_thread, name="netns-echo")
     try:
-        deadline = time.monotonic() + 10
-        while not port and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert port and port[0], errors
+        server_port = port.get(timeout=10)
+        assert server_port, errors
 
         data = random.Random(17).randbytes(TOTAL)
         client = pair.socket("b")
         client.settimeout(30)
-        client.connect((pair.addr["a"], port[0]))
+        client.connect((pair.addr["a"], server_port))
         received = bytearray()
         got_first = threading.Event()
         retrans_before = pair.tcp_stat("a", "RetransSegs")
@@ -121,10 +120,7 @@ def test_link_down_for_a_second_mid_transfer_loses_nothing(pair, poller):
         # the outage was mid-transfer, and the server's TCP had to retransmit
         assert FIRST <= at_up < TOTAL, at_up
         assert pair.tcp_stat("a", "RetransSegs") > retrans_before
-        deadline = time.monotonic() + 10
-        while not done and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert done == ["EOF"], done
+        assert done.get(timeout=10) == "EOF"
     finally:
         stop.set()
         server.join(10)

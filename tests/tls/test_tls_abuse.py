@@ -6,6 +6,7 @@ serving a good client.  Nothing hangs, nothing leaks."""
 import os
 import socket
 import ssl
+import subprocess
 import time
 
 import pytest
@@ -14,7 +15,7 @@ import netpoll
 from netpoll import DeadlineExceededError, net, tls
 
 from support import open_fds
-from support.tlsutil import Certs
+from support.tlsutil import Certs, need
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +154,45 @@ def test_thousand_silent_connections(certs, poller):
     assert stats["accepted"] == n + 1
     assert stats["failed"] == n                 # EOF during the handshake
     assert not leaked
+
+
+def test_client_initiated_renegotiation_is_refused(run, certs):
+    """A TLS 1.2 client asking to renegotiate (s_client's ``R``, the lever of
+    renegotiation floods) is refused by OpenSSL: the server's read fails
+    with an SSLError at once, no handshake loop, and the listener goes on
+    serving."""
+    openssl = need("openssl")
+
+    def main():
+        ln = tls.listen("tcp", "127.0.0.1:0", certs.server_ctx())
+        proc = subprocess.Popen(
+            [openssl, "s_client", "-connect", f"127.0.0.1:{ln.addr.port}", "-CAfile",
+             certs.ca_pem, "-tls1_2"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            conn = ln.accept()
+            conn.set_read_deadline(time.monotonic() + 20)
+            proc.stdin.write(b"first\n")
+            proc.stdin.flush()
+            assert conn.read() == b"first\n"
+            proc.stdin.write(b"R\n")            # s_client: renegotiate
+            proc.stdin.flush()
+            with pytest.raises(ssl.SSLError):
+                conn.read()
+            conn.close()
+            # the listener serves the next client
+            def serve_one():
+                with ln.accept() as other:
+                    return other.read()
+            g = netpoll.go(serve_one)
+            with tls.dial("tcp", str(ln.addr), certs.client_ctx(),
+                          server_name="localhost") as client:
+                client.write(b"ping")
+                assert g.join() == b"ping"
+        finally:
+            ln.close()
+            out = netpoll.to_thread(lambda: (proc.stdin.close(), proc.stdout.read(),
+                                             proc.wait(30))[1])
+        return out.decode(errors="replace")
+    out = run(main)
+    assert "RENEGOTIATING" in out and "no renegotiation" in out, out[-2000:]
