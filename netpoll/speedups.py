@@ -16,6 +16,8 @@ exactly that).  The Python code stays the reference; the C functions hand
 every case that is not the plain one back to it.
 """
 
+from __future__ import annotations
+
 import os
 import warnings
 from types import ModuleType
@@ -28,7 +30,7 @@ ACCEL: ModuleType | None = None
 
 if os.environ.get("NETPOLL_PURE", "") in ("", "0"):
     try:
-        from . import _speedups
+        from . import _speedups  # type: ignore[attr-defined]  # the C extension: no stub
         ACCEL = _speedups
     except ImportError:           # not built (no compiler), or not CPython
         ACCEL = None

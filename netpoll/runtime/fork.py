@@ -10,28 +10,34 @@ child's new runtime, and when it returns the child exits, as a process
 whose last thread ended (status 1 if the goroutine raised).
 """
 
+from __future__ import annotations
+
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from greenlet import getcurrent, greenlet
 
 from . import signals
 from .local import _local
 
+if TYPE_CHECKING:
+    from .scheduler import Runtime
+
 # Runtimes inherited from the parent across fork(): kept alive so that their
 # greenlets are never collected.
-_forked = []
+_forked: list[Runtime] = []
 
 
-def forking_goroutine():
+def forking_goroutine() -> greenlet | None:
     """In a forked child, the goroutine that forked (the main goroutine of
     the child's runtime), if it is still alive; else None."""
-    g = getattr(_local, "fork_main", None)
+    g: greenlet | None = getattr(_local, "fork_main", None)
     return g if g is not None and not g.dead else None
 
 
-def after_fork_in_child():
-    rt = getattr(_local, "rt", None)
+def after_fork_in_child() -> None:
+    rt: Runtime | None = getattr(_local, "rt", None)
     if rt is None:
         return
     _forked.append(rt)
@@ -52,7 +58,7 @@ def after_fork_in_child():
         me.parent = greenlet(exit_forked_child, parent=root)
 
 
-def exit_forked_child(*_):
+def exit_forked_child(*_: object) -> None:
     task = getattr(_local, "fork_task", None)
     failed = task is not None and isinstance(task._exc, Exception)
     try:

@@ -22,21 +22,28 @@ A timer belongs to the runtime of the thread that created it.  ``inf``
 seconds means never; ``nan`` raises ValueError.
 """
 
+from __future__ import annotations
+
 import math
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .chan import Chan
 from .local import get_runtime
-from .timers import FN, WHEN
+from .timers import FN, WHEN, TimerEntry
+
+if TYPE_CHECKING:
+    from .scheduler import Runtime
 
 # A pending timer that will never fire (inf seconds): never in the heap.
-_NEVER = [math.inf, -1, True, None]
+_NEVER: TimerEntry = [math.inf, -1, True, None]
 
 
-def check_seconds(seconds, what="duration"):
+def check_seconds(seconds: object, what: str = "duration") -> float:
     """``seconds`` as a float; ValueError for nan or a non-number."""
     try:
-        s = float(seconds)
+        s = float(seconds)  # type: ignore[arg-type]  # any number, else TypeError below
     except (TypeError, ValueError):
         raise TypeError(f"{what} must be a number of seconds, not {seconds!r}") from None
     if s != s:
@@ -50,7 +57,14 @@ class Timer:
 
     __slots__ = ("c", "_rt", "_t", "_fn", "_args")
 
-    def __init__(self, seconds, _fn=None, _args=()):
+    c: Chan | None          # None for an after_func timer
+    _rt: Runtime
+    _t: TimerEntry | None
+    _fn: Callable[..., object] | None
+    _args: tuple[Any, ...]
+
+    def __init__(self, seconds: float, _fn: Callable[..., object] | None = None,
+                 _args: tuple[Any, ...] = ()) -> None:
         seconds = check_seconds(seconds)
         self._rt = get_runtime()
         self._fn = _fn
@@ -59,13 +73,13 @@ class Timer:
         self._t = None
         self._start(seconds)
 
-    def _start(self, seconds):
+    def _start(self, seconds: float) -> None:
         if seconds == math.inf:
             self._t = _NEVER
         else:
             self._t = self._rt.timers.add(time.monotonic() + seconds, _fire_timer, self)
 
-    def stop(self):
+    def stop(self) -> bool:
         """Prevent the timer from firing.  True if it was pending; False if
         it had fired already or was stopped."""
         t = self._t
@@ -76,7 +90,7 @@ class Timer:
             self._rt.timers.cancel(t)
         return True
 
-    def reset(self, seconds):
+    def reset(self, seconds: float) -> bool:
         """Make the timer fire after ``seconds`` from now.  True if it was
         pending (then it will fire once, at the new time)."""
         seconds = check_seconds(seconds)
@@ -85,31 +99,31 @@ class Timer:
         return active
 
     @property
-    def when(self):
+    def when(self) -> float | None:
         """The monotonic time it is due, or None when not pending."""
         t = self._t
         return t[WHEN] if t is not None and t[FN] is not None else None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "pending" if self.when is not None else "stopped/fired"
         return f"<Timer {state}>"
 
 
-def _fire_timer(timer):
+def _fire_timer(timer: Timer) -> None:
     """On the scheduler: the timer is due."""
     if timer._fn is None:
-        timer.c.try_send(time.monotonic())
+        timer.c.try_send(time.monotonic())  # type: ignore[union-attr]  # c is a Chan when _fn is None
     else:
         timer._rt.go(timer._fn, timer._args, {})
 
 
-def after(seconds):
+def after(seconds: float) -> Chan:
     """A channel that receives ``time.monotonic()`` once after ``seconds``
     (Go: time.After)."""
-    return Timer(seconds).c
+    return Timer(seconds).c  # type: ignore[return-value]  # a Timer without _fn has a Chan
 
 
-def after_func(seconds, fn, *args):
+def after_func(seconds: float, fn: Callable[..., object], *args: Any) -> Timer:
     """Run ``fn(*args)`` in its own goroutine after ``seconds``, unless the
     returned Timer is stopped first (Go: time.AfterFunc)."""
     return Timer(seconds, fn, args)
@@ -121,13 +135,18 @@ class Ticker:
 
     __slots__ = ("c", "period", "_rt", "_t")
 
-    def __init__(self, seconds):
+    c: Chan
+    period: float
+    _rt: Runtime
+    _t: TimerEntry | None
+
+    def __init__(self, seconds: float) -> None:
         self.c = Chan(1)
         self._rt = get_runtime()
         self._t = None
         self._start(seconds)
 
-    def _start(self, seconds):
+    def _start(self, seconds: float) -> None:
         seconds = check_seconds(seconds, "ticker period")
         if seconds <= 0:
             raise ValueError("non-positive interval for Ticker")
@@ -135,31 +154,31 @@ class Ticker:
         if seconds != math.inf:
             self._t = self._rt.timers.add(time.monotonic() + seconds, _fire_ticker, self)
 
-    def stop(self):
+    def stop(self) -> None:
         """Stop ticking (a tick already in the channel stays there)."""
         t = self._t
         if t is not None:
             self._t = None
             self._rt.timers.cancel(t)
 
-    def reset(self, seconds):
+    def reset(self, seconds: float) -> None:
         """Tick every ``seconds`` from now on; also restarts a stopped
         ticker."""
         self.stop()
         self._start(seconds)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Ticker every {self.period} s{'' if self._t else ' stopped'}>"
 
 
-def _fire_ticker(ticker):
+def _fire_ticker(ticker: Ticker) -> None:
     """On the scheduler: a tick is due.  Deliver it if there is room and
     re-arm for the next multiple of the period after now (ticks the
     scheduler was too late for are skipped, as Go does)."""
     now = time.monotonic()
     ticker.c.try_send(now)
     period = ticker.period
-    when = ticker._t[WHEN] + period
+    when = ticker._t[WHEN] + period  # type: ignore[index]  # a firing ticker's _t is its entry
     if when <= now:
         when += period * ((now - when) // period + 1)
     ticker._t = ticker._rt.timers.add(when, _fire_ticker, ticker)

@@ -10,8 +10,16 @@ by far the heap is rebuilt without them (Go: cleantimers), in place, since
 the scheduler holds a reference to it: amortized O(1) per cancel.
 """
 
+from __future__ import annotations
+
 import heapq
+from collections.abc import Callable
 from itertools import count
+from typing import Any
+
+# A heap entry [when, seq, fn, arg]: a mutable list (not a class) so the heap
+# compares it natively; its items have different types, hence Any.
+TimerEntry = list[Any]
 
 WHEN, SEQ, FN, ARG = range(4)
 
@@ -19,12 +27,12 @@ WHEN, SEQ, FN, ARG = range(4)
 class TimerHeap:
     __slots__ = ("heap", "live", "_seq")
 
-    def __init__(self):
-        self.heap = []
+    def __init__(self) -> None:
+        self.heap: list[TimerEntry] = []
         self.live = 0          # timers added and neither fired nor cancelled
         self._seq = count()
 
-    def add(self, when, fn, arg):
+    def add(self, when: float, fn: Callable[[Any], object], arg: Any) -> TimerEntry:
         """Call ``fn(arg)`` on the scheduler once ``monotonic() >= when``.
         ValueError for nan: it compares false with everything, so it would
         sit at the heap's top for good and no other timer would ever fire."""
@@ -35,7 +43,7 @@ class TimerHeap:
         self.live += 1
         return timer
 
-    def cancel(self, timer):
+    def cancel(self, timer: TimerEntry) -> None:
         """Stop ``timer`` if it has not fired yet; idempotent."""
         if timer[FN] is not None:
             timer[FN] = None
@@ -46,14 +54,14 @@ class TimerHeap:
                 heap[:] = [t for t in heap if t[FN] is not None]
                 heapq.heapify(heap)
 
-    def next_when(self):
+    def next_when(self) -> float | None:
         """The due time of the earliest live timer, or None."""
         heap = self.heap
         while heap and heap[0][FN] is None:
             heapq.heappop(heap)
         return heap[0][WHEN] if heap else None
 
-    def run_due(self, now):
+    def run_due(self, now: float) -> int:
         """Fire every live timer due at ``now``; returns how many fired."""
         heap = self.heap
         pop = heapq.heappop
@@ -70,6 +78,6 @@ class TimerHeap:
             fn(arg)
         return fired
 
-    def clear(self):
+    def clear(self) -> None:
         self.heap.clear()
         self.live = 0
