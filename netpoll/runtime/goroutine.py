@@ -17,13 +17,22 @@ traceback on stderr, as Go prints a panic) and kept for ``join``; it does
 not stop the runtime.
 """
 
+from __future__ import annotations
+
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from inspect import CO_ASYNC_GENERATOR, CO_COROUTINE
 from itertools import count
+from typing import TYPE_CHECKING, Any
 
 from greenlet import GreenletExit, getcurrent, greenlet
+
+if TYPE_CHECKING:
+    from types import FrameType, TracebackType
+
+    from .scheduler import Runtime
 
 MAX_IDLE = 256
 
@@ -43,7 +52,21 @@ class Goroutine:
     __slots__ = ("id", "worker", "started", "_rt", "_fn", "_args", "_kwargs",
                  "_done", "_result", "_exc", "_tb", "_joiners", "__weakref__")
 
-    def __init__(self, rt, fn, args, kwargs):
+    id: int
+    worker: Worker | None
+    started: bool
+    _rt: Runtime
+    _fn: Callable[..., Any] | None
+    _args: tuple[Any, ...] | None
+    _kwargs: dict[str, Any] | None
+    _done: bool
+    _result: Any            # whatever the goroutine's function returned
+    _exc: BaseException | None
+    _tb: TracebackType | None
+    _joiners: list[greenlet] | None
+
+    def __init__(self, rt: Runtime, fn: Callable[..., Any], args: tuple[Any, ...],
+                 kwargs: dict[str, Any]) -> None:
         self.id = next(_ids)
         self.worker = None
         self.started = False
@@ -57,7 +80,7 @@ class Goroutine:
         self._tb = None
         self._joiners = None
 
-    def _run(self):
+    def _run(self) -> None:
         """Run the function, in its worker; record how it ended."""
         fn, args = self._fn, self._args
         self.started = True
@@ -67,15 +90,15 @@ class Goroutine:
             # frame on the worker's stack, which greenlet copies to the heap
             # at every park (~0.8 KiB per parked goroutine).
             if self._kwargs:
-                self._result = fn(*args, **self._kwargs)
+                self._result = fn(*args, **self._kwargs)  # type: ignore[misc]  # set until _finish
             elif not args:
-                self._result = fn()
+                self._result = fn()  # type: ignore[misc]  # fn: set until _finish
             elif len(args) == 1:
-                self._result = fn(args[0])
+                self._result = fn(args[0])  # type: ignore[misc]  # fn: set until _finish
             elif len(args) == 2:
-                self._result = fn(args[0], args[1])
+                self._result = fn(args[0], args[1])  # type: ignore[misc]  # fn: set until _finish
             else:
-                self._result = fn(*args)
+                self._result = fn(*args)  # type: ignore[misc]  # fn: set until _finish
         except GreenletExit as exc:
             self._exc = exc
             self._tb = exc.__traceback__
@@ -92,7 +115,7 @@ class Goroutine:
         finally:
             self._finish()
 
-    def _finish(self):
+    def _finish(self) -> None:
         self._fn = self._args = self._kwargs = None
         self._done = True
         rt = self._rt
@@ -103,35 +126,35 @@ class Goroutine:
             for g in joiners:
                 rt.ready(g)
 
-    def finish_unstarted(self, exc):
+    def finish_unstarted(self, exc: BaseException) -> None:
         """Finish a goroutine killed before it ever ran."""
         self._exc = exc
         self._tb = exc.__traceback__
         self._finish()
 
     @property
-    def done(self):
+    def done(self) -> bool:
         """True once the goroutine's function has returned or raised."""
         return self._done
 
     @property
-    def waitreason(self):
+    def waitreason(self) -> str:
         """What the goroutine waits for (Go: g.waitreason), as in a deadlock
         report: ``IO wait``, ``chan receive``, ``sleep``, ``runnable``..."""
         if self._done:
             return "dead"
         if not self.started:
             return "runnable"
-        return self.worker.waitreason
+        return self.worker.waitreason  # type: ignore[union-attr]  # a started goroutine has its worker
 
     @property
-    def frame(self):
+    def frame(self) -> FrameType | None:
         """The goroutine's innermost frame while it is parked, else None."""
         if self._done or not self.started:
             return None
-        return self.worker.gr_frame
+        return self.worker.gr_frame  # type: ignore[union-attr]  # a started goroutine has its worker
 
-    def join(self, timeout=None):
+    def join(self, timeout: float | None = None) -> Any:
         """Wait for the goroutine to finish; return its result or re-raise its
         exception.  TimeoutError if ``timeout`` seconds pass first (None or
         ``inf``: no limit; ValueError for nan).  RuntimeError if the
@@ -154,7 +177,7 @@ class Goroutine:
             if self._joiners is None:
                 self._joiners = []
             self._joiners.append(me)
-            expired = []
+            expired: list[bool] = []
             timer = None
             if timeout is not None:
                 timer = rt.timers.add(rt.now() + max(0.0, timeout), _expire, (self, me, expired))
@@ -175,7 +198,7 @@ class Goroutine:
             raise self._exc.with_traceback(self._tb)
         return self._result
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         fn = getattr(self._fn, "__qualname__", None) if self._fn else None
         return f"<Goroutine {self.id} {fn or ''} [{self.waitreason}]>"
 
@@ -186,13 +209,17 @@ class Worker(greenlet):
 
     __slots__ = ("task", "waitreason", "rt")
 
-    def __init__(self, rt):
+    task: Goroutine | None
+    waitreason: str
+    rt: Runtime
+
+    def __init__(self, rt: Runtime) -> None:
         greenlet.__init__(self, parent=rt.hub)
         self.rt = rt
         self.task = None
         self.waitreason = "runnable"
 
-    def run(self):
+    def run(self) -> None:
         rt = self.rt
         idle = rt.idle
         while True:
@@ -227,7 +254,7 @@ class Worker(greenlet):
                     idle.remove(self)    # appended again below, if still idle
 
 
-def _expire(arg):
+def _expire(arg: tuple[Goroutine, greenlet, list[bool]]) -> None:
     """A join timeout is due.  The joiner is readied by exactly one of this
     timer and the goroutine finishing, never both (a second wake-up would
     resume it later, parked on something else)."""
@@ -235,14 +262,14 @@ def _expire(arg):
     if target._done:
         return                 # finishing has readied the joiner already
     expired.append(True)
-    target._joiners.remove(g)  # so finishing will not ready it again
+    target._joiners.remove(g)  # type: ignore[union-attr]  # not done: still listed; so finishing will not ready it again
     target._rt.ready(g)
 
 
 _INF = float("inf")
 
 
-def check_function(api, fn):
+def check_function(api: str, fn: object) -> None:
     """TypeError unless ``fn`` is a plain function to call (``go(f, x)``,
     not ``go(f(x))``; not an ``async def`` function)."""
     if not callable(fn):
@@ -256,9 +283,10 @@ def check_function(api, fn):
             "async function (netpoll has no event loop: write it without async/await)")
 
 
-def where(g):
+def where(g: Goroutine | greenlet) -> str:
     """' at file:line in fn' for the innermost frame outside netpoll."""
-    frame = g.frame if isinstance(g, Goroutine) else getattr(g, "gr_frame", None)
+    frame: FrameType | None = (
+        g.frame if isinstance(g, Goroutine) else getattr(g, "gr_frame", None))
     pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     while frame is not None:
         fname = frame.f_code.co_filename
@@ -268,7 +296,7 @@ def where(g):
     return ""
 
 
-def _print_uncaught(g, exc):
+def _print_uncaught(g: Goroutine, exc: BaseException) -> None:
     try:
         sys.stderr.write(f"netpoll: uncaught exception in goroutine {g.id}:\n")
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)

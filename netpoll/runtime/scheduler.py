@@ -28,11 +28,15 @@ The thread's root greenlet is the *main goroutine*: the code that called
 ``run()``, or any code that made a blocking call outside ``run()``.
 """
 
+from __future__ import annotations
+
 import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from contextvars import copy_context
+from typing import IO, TYPE_CHECKING, Any
 
 from greenlet import GreenletExit, getcurrent, greenlet
 
@@ -51,6 +55,10 @@ from .local import (
 from .polldesc import PollCache
 from .timers import TimerHeap
 from .watchdog import Watchdog, threshold_from_env
+
+if TYPE_CHECKING:
+    from ..poller import Poller
+    from .signals import Relay, SignalWakeup
 
 __all__ = ["Runtime", "current_runtime", "get_runtime", "run", "go", "sleep",
            "gosched", "set_watchdog", "stats"]
@@ -74,18 +82,19 @@ MAX_POLL_WAIT = 86400.0
 class Runtime:
     """The per-thread scheduler state (Go: the M/P pair, with one P)."""
 
-    def __init__(self, poller=None):
-        self.poller = new_poller(poller)
+    def __init__(self, poller: str | None = None) -> None:
+        self.poller: Poller = new_poller(poller)
         self.poller_name = self.poller.name
         self.level_triggered = not self.poller.edge_triggered
-        self.runq = deque()
+        self.runq: deque[greenlet] = deque()
         self.batch = 0                 # goroutines of the current batch not yet
                                        # run; never more than len(runq)
         self.timers = TimerHeap()
-        self.remote = deque()          # greenlets readied by other threads
-        self.throws = deque()          # (greenlet or Goroutine, exception) for the hub
-        self.goroutines = set()        # started with go() and not finished
-        self.idle = []                 # Workers waiting for a goroutine to run
+        self.remote: deque[greenlet] = deque()  # greenlets readied by other threads
+        # (greenlet or Goroutine, exception) for the hub
+        self.throws: deque[tuple[greenlet | Goroutine, BaseException]] = deque()
+        self.goroutines: set[Goroutine] = set()  # started with go() and not finished
+        self.idle: list[Worker] = []  # Workers waiting for a goroutine to run
         self.nwait = 0                 # goroutines parked on a descriptor
         self.nthreads = 0              # goroutines waiting in to_thread
         self.thread_id = threading.get_ident()
@@ -96,20 +105,20 @@ class Runtime:
             root = getcurrent()
             while root.parent is not None:
                 root = root.parent
-        self.main = root
+        self.main: greenlet = root
         self.in_run = False
         self.stopping = False          # shutdown() has begun
         self.closed = False
-        self._exit_waiter = None
-        self._exit_throws = {}         # Goroutine -> GoroutineExits raised in it
+        self._exit_waiter: greenlet | None = None
+        self._exit_throws: dict[Goroutine, int] = {}  # Goroutine -> GoroutineExits raised in it
         self._teardown_deadline = 0.0  # end of TEARDOWN_GRACE
-        self.abandoned = []            # goroutines teardown gave up on
+        self.abandoned: list[Goroutine] = []  # goroutines teardown gave up on
         self.pollcache = PollCache()
         self.ticks = 0                 # goroutine switches, for the watchdog
         self.polling = False           # blocked in the poller, for the watchdog
-        self.signal_wakeup = signals.install(self.poller, self.level_triggered)
-        self.signal_relay = None       # signals.Relay, once signal_notify is used
-        self.watchdog = None
+        self.signal_wakeup: SignalWakeup | None = signals.install(self.poller, self.level_triggered)
+        self.signal_relay: Relay | None = None  # signals.Relay, once signal_notify is used
+        self.watchdog: Watchdog | None = None
         threshold = threshold_from_env()
         if threshold is not None:
             self.watchdog = Watchdog(self, threshold)
@@ -122,7 +131,7 @@ class Runtime:
 
     # -- parking and waking (Go: gopark / goready) --------------------------
 
-    def park(self, reason):
+    def park(self, reason: str) -> None:
         """Suspend the calling goroutine until something readies it."""
         g = getcurrent()
         if g is self.hub:
@@ -131,7 +140,7 @@ class Runtime:
             raise RuntimeError(
                 "netpoll: this runtime has stopped (its run() returned): nothing "
                 "would ever wake a goroutine parked on it")
-        g.waitreason = reason
+        g.waitreason = reason  # type: ignore[attr-defined]  # a Worker, or the main greenlet (any attribute)
         if self.batch and self.runq[0]:
             # Hand over to the batch's next goroutine (batch <= len(runq)),
             # unless it is a worker never started (false): that one starts
@@ -143,25 +152,25 @@ class Runtime:
         else:
             self.hub.switch()
 
-    def ready(self, g):
+    def ready(self, g: greenlet) -> None:
         """Make a parked goroutine runnable (Go: goready); this thread only.
         The one verb for it: hot paths that inline it say so at the line."""
         self.runq.append(g)
 
-    def ready_from_thread(self, g):
+    def ready_from_thread(self, g: greenlet) -> None:
         """Make a parked goroutine runnable; callable from any thread."""
         self.remote.append(g)
         self.poller.wakeup()
 
-    def interrupt_main(self, exc):
+    def interrupt_main(self, exc: BaseException) -> None:
         """Raise ``exc`` in the main goroutine at its park point."""
         self.throws.append((self.main, exc))
         self.poller.wakeup()
 
-    def now(self):
+    def now(self) -> float:
         return time.monotonic()
 
-    def check_thread(self):
+    def check_thread(self) -> None:
         if threading.get_ident() != self.thread_id:
             raise RuntimeError(
                 "netpoll: this object belongs to the runtime of another thread "
@@ -169,7 +178,8 @@ class Runtime:
 
     # -- goroutines ---------------------------------------------------------
 
-    def go(self, fn, args, kwargs):
+    def go(self, fn: Callable[..., Any], args: tuple[Any, ...],
+           kwargs: dict[str, Any]) -> Goroutine:
         """Start a goroutine (Go: newproc): a worker from the idle list, or
         a new one, is handed the goroutine and made runnable.  It runs in a
         copy of its creator's contextvars context (as asyncio's tasks do),
@@ -191,7 +201,7 @@ class Runtime:
         self.runq.append(w)            # Runtime.ready, inlined
         return g
 
-    def goroutine_exited(self, g):
+    def goroutine_exited(self, g: Goroutine) -> None:
         self.goroutines.discard(g)
         if self._exit_waiter is not None and not self.goroutines:
             self.ready(self._exit_waiter)
@@ -199,7 +209,7 @@ class Runtime:
 
     # -- the scheduler loop (runs in the hub greenlet) -----------------------
 
-    def _loop(self, creator):
+    def _loop(self, creator: greenlet) -> None:
         # ---- Bound methods and containers, kept in locals: the loop reads
         # them on every batch, and a local costs one bytecode where an
         # attribute chain costs two or three.
@@ -266,7 +276,7 @@ class Runtime:
                 self.polling = False
                 self.throws.append((self.main, exc))
 
-    def _deliver_throws(self):
+    def _deliver_throws(self) -> None:
         """Raise each queued exception at its goroutine's park point."""
         throws = self.throws
         pending = [throws.popleft() for _ in range(len(throws))]
@@ -280,7 +290,7 @@ class Runtime:
             runq.clear()
             runq.extend(keep)
         base = len(runq)       # while throws are delivered, runq only grows
-        thrown_at = {}
+        thrown_at: dict[greenlet, int] = {}
         i = 0
         try:
             for i, (g, exc) in enumerate(pending):  # noqa: B007 (read by the except)
@@ -289,7 +299,7 @@ class Runtime:
                         continue
                     w = g.worker
                     if not w:                 # a new worker, never switched to
-                        w.task = None
+                        w.task = None  # type: ignore[union-attr]  # a goroutine being thrown at has its worker
                         g.finish_unstarted(exc)
                         continue
                     g = w                     # (a reused worker, not yet started on
@@ -310,7 +320,7 @@ class Runtime:
                 runq.extend(g for n, g in enumerate(tail, base)
                             if n >= thrown_at.get(g, 0))
 
-    def _deadlock(self):
+    def _deadlock(self) -> None:
         lines = ["all goroutines are asleep - deadlock!", ""]
         lines.append(f"main goroutine [{getattr(self.main, 'waitreason', '?')}]"
                      f"{_where(self.main)}")
@@ -321,7 +331,7 @@ class Runtime:
 
     # -- teardown -----------------------------------------------------------
 
-    def shutdown(self):
+    def shutdown(self) -> None:
         """Stop every goroutine (GoroutineExit at its park point, so its
         cleanup runs), then release the poller.  Called by the main goroutine
         when ``run()`` returns.  An exception addressed to the main goroutine
@@ -329,7 +339,8 @@ class Runtime:
         once the runtime is torn down."""
         if self.pid != os.getpid():
             return      # a forked child leaving the parent's run(): not ours
-        pending = None
+        pending: BaseException | None = None
+        g: Goroutine | greenlet
         try:
             self.stopping = True
             self._teardown_deadline = time.monotonic() + TEARDOWN_GRACE
@@ -349,15 +360,15 @@ class Runtime:
                                 pending = exc
                 finally:
                     self._exit_waiter = None
-            for g, exc in self.throws:
+            for g, exc in self.throws:  # type: ignore[misc]  # reuses the name of the except clause's exception, deleted there
                 if g is self.main and pending is None:
-                    pending = exc
+                    pending = exc  # type: ignore[misc]  # bound by the for loop
         finally:
             self.close()
         if pending is not None:
             raise pending
 
-    def _teardown_idle(self, when):
+    def _teardown_idle(self, when: float | None) -> None:
         """Teardown, and nothing is runnable.  For TEARDOWN_GRACE seconds,
         cleanups that wait (for a timer, a descriptor, a thread) are waited
         for as usual.  Past it, or when nothing could wake anyone, each
@@ -383,7 +394,7 @@ class Runtime:
                 self.goroutine_exited(g)
         self.poller.wait(0)
 
-    def close(self):
+    def close(self) -> None:
         if self.closed:
             return
         self.closed = True
@@ -394,6 +405,7 @@ class Runtime:
             # hub's loop; each comes back here, its new parent, when it ends.
             me = getcurrent()
             idle, self.idle = self.idle, []
+            g: greenlet
             for g in idle + [self.hub]:
                 if g.dead or g is me:
                     continue
@@ -404,7 +416,7 @@ class Runtime:
                     pass
         self.release()
 
-    def release(self):
+    def release(self) -> None:
         """Release the runtime's kernel objects and its queues (also called
         when the thread of a runtime created outside run() ends)."""
         self.closed = True
@@ -420,7 +432,7 @@ class Runtime:
         self.timers.clear()
         self.poller.shutdown()
 
-    def stats(self):
+    def stats(self) -> dict[str, int | str]:
         p = self.poller
         return {
             "poller": self.poller_name,
@@ -440,7 +452,7 @@ set_factory(Runtime)
 
 # -- the public runtime API ---------------------------------------------------
 
-def run(fn, *args, poller=None, **kwargs):
+def run(fn: Callable[..., Any], *args: Any, poller: str | None = None, **kwargs: Any) -> Any:
     """Run ``fn`` as the main goroutine of this thread's runtime; return its
     result or raise its exception, after stopping every goroutine still
     alive and tearing the runtime down."""
@@ -465,13 +477,13 @@ def run(fn, *args, poller=None, **kwargs):
         rt.shutdown()
 
 
-def go(fn, *args, **kwargs):
+def go(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Goroutine:
     """Start ``fn(*args, **kwargs)`` in a new goroutine; returns it."""
     check_function("go", fn)
     return (current_runtime() or get_runtime()).go(fn, args, kwargs)
 
 
-def sleep(seconds):
+def sleep(seconds: float) -> None:
     """Park the calling goroutine for ``seconds``; ``sleep(0)`` yields,
     ``sleep(inf)`` parks for good (until teardown); ValueError for nan."""
     rt = current_runtime() or get_runtime()
@@ -494,7 +506,7 @@ def sleep(seconds):
 _INF = float("inf")
 
 
-def gosched():
+def gosched() -> None:
     """Let every other runnable goroutine run, then continue."""
     rt = current_runtime() or get_runtime()
     rt.ready(getcurrent())
@@ -503,7 +515,7 @@ def gosched():
     rt.park("runnable")
 
 
-def set_watchdog(seconds, stream=None):
+def set_watchdog(seconds: float | None, stream: IO[str] | None = None) -> Watchdog | None:
     """Report (to ``stream``, default stderr) any goroutine that holds this
     thread's runtime for more than ``seconds`` without parking; None stops
     the watchdog.  See netpoll.runtime.watchdog."""
@@ -516,7 +528,7 @@ def set_watchdog(seconds, stream=None):
     return rt.watchdog
 
 
-def stats():
+def stats() -> dict[str, int | str]:
     """Counters of this thread's runtime (see docs/reference.md).  Before
     the thread has a runtime, the counters of an empty one: asking does not
     create it (so a later ``run(poller=...)`` may still pick the poller)."""
