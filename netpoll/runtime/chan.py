@@ -18,20 +18,27 @@ wakes a goroutine through it: goroutines of one runtime cannot be woken from
 another thread, so that use raises RuntimeError instead.
 """
 
-from collections import deque
-from threading import get_ident
+from __future__ import annotations
 
-from greenlet import getcurrent
+from collections import deque
+from collections.abc import Iterator
+from threading import get_ident
+from typing import TYPE_CHECKING, Any
+
+from greenlet import getcurrent, greenlet
 
 from .local import get_runtime
 
+if TYPE_CHECKING:
+    from .scheduler import Runtime
 
-def _bind(obj):
+
+def _bind(obj: Any) -> Runtime:  # Any: a Chan, WaitGroup or sync object (its _tid, _rt)
     """This thread's runtime, after checking that ``obj`` (a Chan, a
     WaitGroup, a sync object) belongs to this thread; the first call binds
     it.  The runtime is kept on ``obj``: the common case is one thread-id
     comparison, no lookup (speed: every wake-up and park comes here)."""
-    rt = obj._rt
+    rt: Runtime | None = obj._rt
     if rt is not None and rt.thread_id == get_ident() and not rt.closed:
         return rt
     tid = get_ident()
@@ -56,9 +63,14 @@ class _Waiter:
     (speed); a select's waiters are _SelectWaiters."""
 
     __slots__ = ("g", "value", "ok")
-    sel = None
+    # The select's list: its winner (or None), then its _SelectWaiters.
+    sel: list[Any] | None = None
 
-    def __init__(self, g, value=None):
+    g: greenlet
+    value: Any                   # the value sent or received
+    ok: bool
+
+    def __init__(self, g: greenlet, value: Any = None) -> None:
         self.g = g
         self.value = value
         self.ok = False
@@ -71,7 +83,11 @@ class _SelectWaiter(_Waiter):
 
     __slots__ = ("sel", "case", "queue")
 
-    def __init__(self, g, value, sel, case, queue):
+    case: int
+    queue: deque[_Waiter]
+
+    def __init__(self, g: greenlet, value: Any, sel: list[Any], case: int,
+                 queue: deque[_Waiter]) -> None:
         self.g = g
         self.value = value
         self.ok = False
@@ -80,11 +96,11 @@ class _SelectWaiter(_Waiter):
         self.queue = queue
 
 
-def _fire(w):
+def _fire(w: _Waiter) -> None:
     """``w``, a select's waiter, has just been taken off its queue: take
     its siblings off theirs and record it as the select's winner (the
     list's first slot)."""
-    sel = w.sel
+    sel: list[Any] = w.sel  # type: ignore[assignment]  # called for a select's waiter only
     for other in sel[1:]:
         if other is not w:
             try:
@@ -97,21 +113,21 @@ def _fire(w):
 class Chan:
     """A Go channel: ``Chan()`` is unbuffered, ``Chan(n)`` buffers n values."""
 
-    def __init__(self, capacity=0):
+    def __init__(self, capacity: int = 0) -> None:
         if not isinstance(capacity, int) or capacity < 0:
             raise ValueError(f"channel capacity must be an int >= 0, not {capacity!r}")
         self.capacity = capacity
-        self._buf = deque()
-        self._recvq = deque()
-        self._sendq = deque()
+        self._buf: deque[Any] = deque()
+        self._recvq: deque[_Waiter] = deque()
+        self._sendq: deque[_Waiter] = deque()
         self.closed = False
-        self._tid = None          # the thread of the runtime it is used by
-        self._rt = None           # that runtime, once bound
+        self._tid: int | None = None          # the thread of the runtime it is used by
+        self._rt: Runtime | None = None  # that runtime, once bound
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._buf)
 
-    def send(self, value):
+    def send(self, value: Any) -> None:
         """Send ``value``; block until a receiver takes it or buffer space
         frees.  ChanClosed if the channel is (or gets) closed."""
         if self.closed:
@@ -136,7 +152,7 @@ class Chan:
         if not w.ok:
             raise ChanClosed("send on closed channel")
 
-    def recv(self):
+    def recv(self) -> Any:
         """Receive a value; block until one is sent.  ChanClosed once the
         channel is closed and drained."""
         value, ok = self.recv_ok()
@@ -144,7 +160,7 @@ class Chan:
             raise ChanClosed("receive from closed channel")
         return value
 
-    def recv_ok(self):
+    def recv_ok(self) -> tuple[Any, bool]:
         """Go's ``v, ok := <-ch``: ``(value, True)``, or ``(None, False)``
         once the channel is closed and drained."""
         buf = self._buf
@@ -179,7 +195,7 @@ class Chan:
             return w.value, True
         return None, False
 
-    def try_send(self, value):
+    def try_send(self, value: Any) -> bool:
         """Send without blocking; False if no receiver waits and the buffer
         is full.  ChanClosed if closed."""
         if self.closed:
@@ -189,14 +205,14 @@ class Chan:
             return True
         return False
 
-    def try_recv(self):
+    def try_recv(self) -> tuple[Any, bool]:
         """``(value, True)`` if one is available now, else ``(None, False)``
         (also when closed and drained)."""
         if self._buf or self._sendq:
             return self.recv_ok()
         return None, False
 
-    def close(self):
+    def close(self) -> None:
         """Close: waiting receivers get ChanClosed, waiting senders too."""
         if self.closed:
             raise ChanClosed("close of closed channel")
@@ -210,7 +226,7 @@ class Chan:
                     _fire(w)
                 rt.ready(w.g)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         while True:
             value, ok = self.recv_ok()
             if not ok:
@@ -218,7 +234,7 @@ class Chan:
             yield value
 
     @staticmethod
-    def _park(rt, w, queue, reason):
+    def _park(rt: Runtime, w: _Waiter, queue: deque[_Waiter], reason: str) -> None:
         try:
             rt.park(reason)
         except BaseException:
@@ -228,7 +244,7 @@ class Chan:
                 pass
             raise
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = " closed" if self.closed else ""
         return f"<Chan {len(self._buf)}/{self.capacity}{state}>"
 
@@ -236,17 +252,17 @@ class Chan:
 class WaitGroup:
     """Go's sync.WaitGroup: ``add(n)``, ``done()``, ``wait()``."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._count = 0
-        self._waiters = []
-        self._tid = None
-        self._rt = None
+        self._waiters: list[greenlet] = []
+        self._tid: int | None = None
+        self._rt: Runtime | None = None
 
     @property
-    def count(self):
+    def count(self) -> int:
         return self._count
 
-    def add(self, n=1):
+    def add(self, n: int = 1) -> None:
         count = self._count + n
         if count < 0:
             raise ValueError("negative WaitGroup counter")
@@ -259,10 +275,10 @@ class WaitGroup:
         else:
             self._count = count
 
-    def done(self):
+    def done(self) -> None:
         self.add(-1)
 
-    def wait(self):
+    def wait(self) -> None:
         if not self._count:
             return
         rt = _bind(self)

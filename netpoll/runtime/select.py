@@ -21,24 +21,33 @@ are all ``None``, or that has none, parks forever, and the deadlock report
 names it (``select (no cases)`` for the latter, as Go does).
 """
 
+from __future__ import annotations
+
 from random import random as _random
+from typing import TYPE_CHECKING, Any, Literal
 
 from greenlet import getcurrent
 
 from .chan import ChanClosed, _bind, _SelectWaiter
 from .local import get_runtime
 
+if TYPE_CHECKING:
+    from .chan import Chan
+    from .scheduler import Runtime
+
 
 class Recv:
     """A receive case: ``Recv(ch)``; ``ch`` may be None (never proceeds)."""
 
     __slots__ = ("ch",)
-    is_send = False
+    is_send: Literal[False] = False
 
-    def __init__(self, ch):
+    ch: Chan | None
+
+    def __init__(self, ch: Chan | None) -> None:
         self.ch = ch
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Recv({self.ch!r})"
 
 
@@ -46,17 +55,20 @@ class Send:
     """A send case: ``Send(ch, value)``; ``ch`` may be None (never proceeds)."""
 
     __slots__ = ("ch", "value")
-    is_send = True
+    is_send: Literal[True] = True
 
-    def __init__(self, ch, value):
+    ch: Chan | None
+    value: Any
+
+    def __init__(self, ch: Chan | None, value: Any) -> None:
         self.ch = ch
         self.value = value
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Send({self.ch!r}, {self.value!r})"
 
 
-def select(*cases, default=False):
+def select(*cases: Recv | Send, default: bool = False) -> tuple[int, Any, bool]:
     """Block until one case can proceed, perform exactly that one and
     return ``(index, value, ok)``: ``(i, value, True)`` for a receive,
     ``(i, None, False)`` for a receive from a closed and drained channel,
@@ -102,21 +114,21 @@ def select(*cases, default=False):
         if nready:
             case = cases[pick]
             if case.is_send:
-                case.ch.send(case.value)     # cannot park: it is ready
+                case.ch.send(case.value)     # type: ignore[union-attr]  # a ready case has a channel; cannot park
                 return pick, None, True
-            value, ok = case.ch.recv_ok()    # cannot park either
+            value, ok = case.ch.recv_ok()    # type: ignore[union-attr]  # (as above) cannot park either
             return pick, value, ok
     if default:
         return -1, None, False
     # 2. park on every channel
-    rt = None
+    rt: Runtime | None = None
     for case in cases:                       # every channel of this thread,
         if case.ch is not None:              # checked before queueing any
             rt = _bind(case.ch)
     if rt is None:
         rt = get_runtime()
     me = getcurrent()
-    sel = [None]
+    sel: list[Any] = [None]  # Any: the winner (None until there is one), then the waiters
     for i, case in enumerate(cases):
         ch = case.ch
         if ch is not None:
