@@ -568,7 +568,7 @@ class FD(FDMutex):
         if self.incref_and_close():
             self.pd.evict()
             self._unref()
-        if self.sock is not None and self.pd.rt.closed:   # type: ignore[union-attr]  # rt: set by _open
+        if self.sock is not None and self.pd.rt.closed:
             # The runtime that would run the in-flight operations has stopped
             # (its run() returned, or this is a forked child): they will
             # never return, so close our descriptor now.

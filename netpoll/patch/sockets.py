@@ -266,7 +266,7 @@ class socket(_StdSocket):  # noqa: N801 (it replaces socket.socket)
             pd = fd.pd
             if pd is not None and pd.rt is rt:
                 return fd
-            if pd is None or not pd.rt.closed:    # type: ignore[union-attr]  # rt: set by _open
+            if pd is None or not pd.rt.closed:
                 return None     # closed, or another thread's runtime owns it
             # Its runtime has stopped (a finished run()): that poller is
             # gone, so drop the FD without closing our descriptor.

@@ -43,12 +43,22 @@ or an error is pending and no later edge will announce it again.  The FD
 layer's drained-read shortcut (see internal/fd.py) is only safe without it.
 """
 
-import time
+from __future__ import annotations
 
-from greenlet import getcurrent
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from greenlet import getcurrent, greenlet
 
 from ..poller import MODE_HUP, MODE_READ, MODE_WRITE
 from .local import get_runtime
+
+if TYPE_CHECKING:
+    from ..poller import Poller
+    from .scheduler import Runtime
+    from .timers import TimerEntry
 
 # Results of prepare() and wait() (Go: pollNoError, pollErrClosing,
 # pollErrTimeout); the FD layer turns them into exceptions.
@@ -62,7 +72,7 @@ MODES = (MODE_READ, MODE_WRITE)
 class _Ready:
     __slots__ = ()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "READY"
 
 
@@ -73,7 +83,25 @@ class PollDesc:
     __slots__ = ("fd", "g", "deadline", "seq", "timer", "closing", "fdseq", "hup",
                  "rt", "runq", "poller", "level_triggered", "_switch")
 
-    def __init__(self):
+    fd: int
+    # Per mode: the parked greenlet, READY or None.  Any: mypy cannot narrow
+    # READY away by identity (``g is not READY``), and the hot paths take no casts.
+    g: list[Any]
+    deadline: list[float]             # 0: none; -1: passed
+    seq: list[int]
+    timer: list[TimerEntry | None]
+    closing: bool
+    fdseq: int
+    hup: bool
+    # The runtime and what is cached from it: set by _open, for the whole
+    # life of the descriptor; None (ignored at the line) only in the free list.
+    rt: Runtime
+    runq: deque[greenlet]
+    poller: Poller
+    level_triggered: bool
+    _switch: Callable[..., Any]       # the hub's bound switch
+
+    def __init__(self) -> None:
         self.fd = -1
         # Indexed by mode (MODE_READ 1, MODE_WRITE 2); index 0 unused, so a
         # mode indexes them directly.
@@ -84,9 +112,9 @@ class PollDesc:
         self.closing = True
         self.fdseq = 0
         self.hup = False
-        self.rt = None
+        self.rt = None  # type: ignore[assignment]  # until _open
 
-    def _open(self, rt, fd):
+    def _open(self, rt: Runtime, fd: int) -> None:
         """Start a new life for descriptor ``fd`` (Go: poll_runtime_pollOpen)."""
         if self.waiting(MODE_READ) or self.waiting(MODE_WRITE):
             raise RuntimeError("netpoll: PollDesc reused while a goroutine waits on it")
@@ -110,7 +138,7 @@ class PollDesc:
 
     # -- called by the poller ----------------------------------------------
 
-    def netpollready(self, mode):
+    def netpollready(self, mode: int) -> None:
         """The poller saw ``fd`` ready for ``mode`` (a bit set of MODE_*):
         wake the waiter, or latch READY if there is none (Go: netpollready)."""
         gs = self.g
@@ -133,7 +161,7 @@ class PollDesc:
 
     # -- called by the FD layer --------------------------------------------
 
-    def prepare(self, mode):
+    def prepare(self, mode: int) -> int:
         """Before an I/O attempt: report closing or a passed deadline, and
         drop a stale READY, since the attempt itself will see whatever made
         the descriptor ready (Go: poll_runtime_pollReset)."""
@@ -145,7 +173,7 @@ class PollDesc:
             self.g[mode] = None
         return POLL_OK
 
-    def wait(self, mode):
+    def wait(self, mode: int) -> int:
         """After EAGAIN: park until ``fd`` is ready for ``mode``, the
         deadline passes or the descriptor is evicted (Go:
         poll_runtime_pollWait + netpollblock)."""
@@ -164,7 +192,7 @@ class PollDesc:
                 self._before_rare_park(mode, g)   # raises, or arms poll/select
             me = getcurrent()
             gs[mode] = me
-            me.waitreason = "IO wait"
+            me.waitreason = "IO wait"  # type: ignore[attr-defined]  # a Worker or the main greenlet
             rt.nwait += 1
             try:
                 # ---- Runtime.park's hand-over, inlined on this hot path (one
@@ -188,7 +216,7 @@ class PollDesc:
             if self.level_triggered:   # woken by a deadline or evict: recheck
                 self.poller.disarm(self.fd, mode)
 
-    def _before_rare_park(self, mode, g):
+    def _before_rare_park(self, mode: int, g: greenlet | None) -> None:
         """The checks and the step that a park under epoll seldom needs:
         another goroutine already waits (an error), the runtime has stopped
         (nothing would ever wake us: its run() returned, or this is a forked
@@ -205,21 +233,21 @@ class PollDesc:
         if self.level_triggered:
             self.poller.arm(self.fd, mode)
 
-    def _abandon_wait(self, mode, me):
+    def _abandon_wait(self, mode: int, me: greenlet) -> None:
         """An exception was thrown in at the park point: stop waiting."""
         if self.g[mode] is me:
             self.g[mode] = None
         if self.level_triggered:
             self.poller.disarm(self.fd, mode)
 
-    def set_deadline(self, t, mode):
+    def set_deadline(self, t: float | None, mode: int) -> int:
         """Set the deadline of ``mode`` (MODE_READ, MODE_WRITE or both) to the
         monotonic time ``t``, None for none (Go: poll_runtime_pollSetDeadline).
         A deadline at or before now wakes a parked waiter at once."""
         if self.closing:
             return POLL_ERR_CLOSING
         if t is None:
-            deadline = 0
+            deadline: float = 0
         elif t > time.monotonic():
             deadline = t
         elif t != t:
@@ -249,7 +277,7 @@ class PollDesc:
                 self._unblock(m)
         return POLL_OK
 
-    def evict(self):
+    def evict(self) -> None:
         """The descriptor is closing: fail every waiter and every later
         operation with POLL_ERR_CLOSING (Go: poll_runtime_pollUnblock)."""
         if self.closing:
@@ -259,11 +287,11 @@ class PollDesc:
         for m in MODES:
             self.seq[m] += 1
             if self.timer[m] is not None:
-                timers.cancel(self.timer[m])
+                timers.cancel(self.timer[m])  # type: ignore[arg-type]  # not None: checked above
                 self.timer[m] = None
             self._unblock(m)
 
-    def close(self):
+    def close(self) -> None:
         """Unregister from the poller and return to the cache (Go:
         poll_runtime_pollClose).  Only after ``evict`` and with no waiter."""
         if not self.closing:
@@ -274,12 +302,12 @@ class PollDesc:
         self.g[MODE_READ] = self.g[MODE_WRITE] = None
         rt.pollcache.release(self)
 
-    def waiting(self, mode):
+    def waiting(self, mode: int) -> bool:
         """True if a goroutine is parked on ``mode`` (for tests and stats)."""
         g = self.g[mode]
         return g is not None and g is not READY
 
-    def _unblock(self, mode):
+    def _unblock(self, mode: int) -> None:
         """Wake the waiter of ``mode`` without marking I/O ready (Go:
         netpollunblock with ioready=false)."""
         g = self.g[mode]
@@ -287,14 +315,14 @@ class PollDesc:
             self.g[mode] = None
             self.rt.ready(g)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         g, deadline = self.g, self.deadline
         return (f"<PollDesc fd={self.fd} r={g[MODE_READ]!r} w={g[MODE_WRITE]!r} "
                 f"rd={deadline[MODE_READ]} wd={deadline[MODE_WRITE]} "
                 f"closing={self.closing}>")
 
 
-def _deadline_fired(arg):
+def _deadline_fired(arg: tuple[PollDesc, int, int, float]) -> None:
     """A deadline timer is due (Go: netpolldeadlineimpl)."""
     pd, mode, seq, when = arg
     if pd.seq[mode] != seq:
@@ -316,19 +344,19 @@ class PollCache:
     __slots__ = ("free",)
     MAX_FREE = 4096
 
-    def __init__(self):
-        self.free = []
+    def __init__(self) -> None:
+        self.free: list[PollDesc] = []
 
-    def alloc(self):
+    def alloc(self) -> PollDesc:
         return self.free.pop() if self.free else PollDesc()
 
-    def release(self, pd):
+    def release(self, pd: PollDesc) -> None:
         if len(self.free) < self.MAX_FREE:
-            pd.rt = pd.runq = pd.poller = pd._switch = None   # keep no runtime alive
+            pd.rt = pd.runq = pd.poller = pd._switch = None  # type: ignore[assignment]  # keep no runtime alive
             self.free.append(pd)
 
 
-def poll_open(fd, rt=None):
+def poll_open(fd: int, rt: Runtime | None = None) -> PollDesc:
     """A PollDesc for ``fd``, registered with this thread's poller (Go:
     poll_runtime_pollOpen + netpollopen)."""
     if rt is None:
