@@ -26,13 +26,25 @@ cross-thread path into a runtime.  The goroutine is readied exactly once,
 and not at all if it left (an exception at its park point) first.
 """
 
+from __future__ import annotations
+
 import os
 import threading
 from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from greenlet import getcurrent
+from greenlet import getcurrent, greenlet
 
 from .local import get_runtime
+
+if TYPE_CHECKING:
+    from typing import ParamSpec, TypeVar
+
+    from .scheduler import Runtime
+
+    P = ParamSpec("P")
+    T = TypeVar("T")
 
 MAX_WORKERS = min(32, (os.cpu_count() or 1) + 4)
 MAX_RESOLVERS = 64
@@ -45,16 +57,16 @@ class _Pool:
     """Daemon threads started on demand, up to ``limit`` (more only for a
     nested call), each taking jobs from one FIFO queue."""
 
-    def __init__(self, name, limit):
+    def __init__(self, name: str, limit: int) -> None:
         self.name = name
         self.limit = limit
         self.cond = threading.Condition(threading.Lock())
-        self.jobs = deque()
+        self.jobs: deque[_Call] = deque()
         self.threads = 0           # alive
         self.idle = 0              # waiting for a job
         self.pid = os.getpid()
 
-    def submit(self, job):
+    def submit(self, job: _Call) -> None:
         nested = getattr(_worker_local, "pool", None) is self
         with self.cond:
             if self.idle > len(self.jobs):
@@ -76,12 +88,12 @@ class _Pool:
                 self.threads -= 1
             raise
 
-    def _work(self, job):
+    def _work(self, job: _Call | None) -> None:
         _worker_local.pool = self
         cond = self.cond
         jobs = self.jobs
         while True:
-            job.run()
+            job.run()  # type: ignore[union-attr]  # None only between jobs
             job = None
             with cond:
                 while not jobs:
@@ -95,7 +107,7 @@ class _Pool:
                         return
                 job = jobs.popleft()
 
-    def stats(self):
+    def stats(self) -> dict[str, int]:
         with self.cond:
             return {"threads": self.threads, "idle": self.idle, "queued": len(self.jobs)}
 
@@ -106,7 +118,20 @@ class _Call:
     __slots__ = ("fn", "args", "kwargs", "result", "exc", "finished", "abandoned",
                  "lock", "rt", "g")
 
-    def __init__(self, rt, g, fn, args, kwargs):
+    # fn, args, kwargs: None once the call has run (nothing kept alive)
+    fn: Callable[..., Any] | None
+    args: tuple[Any, ...] | None
+    kwargs: dict[str, Any] | None
+    result: Any                 # whatever fn returned
+    exc: BaseException | None
+    finished: bool
+    abandoned: bool
+    lock: threading.Lock
+    rt: Runtime
+    g: greenlet
+
+    def __init__(self, rt: Runtime, g: greenlet, fn: Callable[..., Any], args: tuple[Any, ...],
+                 kwargs: dict[str, Any]) -> None:
         self.rt = rt
         self.g = g
         self.fn = fn
@@ -116,10 +141,10 @@ class _Call:
         self.finished = self.abandoned = False
         self.lock = threading.Lock()
 
-    def run(self):
+    def run(self) -> None:
         """In the pool thread."""
         try:
-            self.result = self.fn(*self.args, **self.kwargs)
+            self.result = self.fn(*self.args, **self.kwargs)  # type: ignore[misc, arg-type]  # runs once, before they are dropped
         except BaseException as exc:
             self.exc = exc
         self.fn = self.args = self.kwargs = None
@@ -129,11 +154,11 @@ class _Call:
                 self.rt.ready_from_thread(self.g)
 
 
-_pools = {}
+_pools: dict[str, _Pool] = {}
 _pools_lock = threading.Lock()
 
 
-def _pool(name, limit):
+def _pool(name: str, limit: int) -> _Pool:
     pool = _pools.get(name)
     if pool is None or pool.pid != os.getpid():
         with _pools_lock:
@@ -144,7 +169,8 @@ def _pool(name, limit):
     return pool
 
 
-def _call_in(pool, fn, args, kwargs, reason):
+def _call_in(pool: _Pool, fn: Callable[..., Any], args: tuple[Any, ...],
+             kwargs: dict[str, Any], reason: str) -> Any:
     rt = get_runtime()
     call = _Call(rt, getcurrent(), fn, args, kwargs)
     rt.nthreads += 1
@@ -175,18 +201,19 @@ def _call_in(pool, fn, args, kwargs, reason):
     return call.result
 
 
-def to_thread(fn, *args, **kwargs):
+def to_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Call ``fn(*args, **kwargs)`` in a worker thread; return its result or
     raise its exception.  Other goroutines run meanwhile."""
-    return _call_in(_pool("worker", MAX_WORKERS), fn, args, kwargs, "to_thread")
+    return _call_in(_pool("worker", MAX_WORKERS), fn, args, kwargs, "to_thread")  # type: ignore[no-any-return]  # fn's result
 
 
-def lookup(fn, *args):
+def lookup(fn: Callable[..., T], *args: Any) -> T:
     """``fn(*args)`` (getaddrinfo) in a thread of the resolver pool."""
-    return _call_in(_pool("resolver", MAX_RESOLVERS), fn, args, {}, "name resolution")
+    return _call_in(_pool("resolver", MAX_RESOLVERS), fn, args, {},  # type: ignore[no-any-return]  # fn's result
+                    "name resolution")
 
 
-def pool_stats():
+def pool_stats() -> dict[str, dict[str, int]]:
     """{pool name: {threads, idle, queued}}, for tests and debugging."""
     return {name: pool.stats() for name, pool in list(_pools.items())}
 
