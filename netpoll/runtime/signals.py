@@ -16,13 +16,23 @@ Only the main thread can own the wake-up descriptor, and only if nobody else
 (asyncio, another library) set one: then netpoll leaves it alone.
 """
 
+from __future__ import annotations
+
 import signal
 import socket
 import threading
 from collections import deque
+from typing import TYPE_CHECKING
 
 from ..poller import MODE_READ
 from .local import current_runtime, get_runtime
+
+if TYPE_CHECKING:
+    from signal import _HANDLER
+    from types import FrameType
+
+    from ..poller import Poller
+    from .chan import Chan
 
 
 class SignalWakeup:
@@ -31,7 +41,14 @@ class SignalWakeup:
 
     __slots__ = ("fd", "_r", "_w", "_poller", "_level_triggered", "_previous")
 
-    def __init__(self, poller, level_triggered):
+    fd: int
+    _r: socket.socket
+    _w: socket.socket
+    _poller: Poller
+    _level_triggered: bool
+    _previous: int | None
+
+    def __init__(self, poller: Poller, level_triggered: bool) -> None:
         self._r, self._w = socket.socketpair()
         self._r.setblocking(False)
         self._w.setblocking(False)
@@ -51,15 +68,15 @@ class SignalWakeup:
             self._w.close()
             self.fd = -1
             return
-        poller.open(self.fd, self)
+        poller.open(self.fd, self)  # type: ignore[arg-type]  # a PollDesc to the poller: netpollready
         if level_triggered:
             poller.arm(self.fd, MODE_READ)
 
     @property
-    def active(self):
+    def active(self) -> bool:
         return self.fd >= 0
 
-    def netpollready(self, mode):
+    def netpollready(self, mode: int) -> None:
         """Called by the poller: drain the signal numbers (their Python
         handlers run on their own) and keep watching."""
         try:
@@ -70,7 +87,7 @@ class SignalWakeup:
         if self._level_triggered:
             self._poller.arm(self.fd, MODE_READ)
 
-    def close(self, poller_alive=True):
+    def close(self, poller_alive: bool = True) -> None:
         if self.fd < 0:
             return
         try:
@@ -85,7 +102,7 @@ class SignalWakeup:
         self.fd = -1
 
 
-def install(poller, level_triggered):
+def install(poller: Poller, level_triggered: bool) -> SignalWakeup | None:
     """A SignalWakeup for the main thread's runtime, or None elsewhere."""
     if threading.current_thread() is not threading.main_thread():
         return None
@@ -95,7 +112,7 @@ def install(poller, level_triggered):
     return wakeup if wakeup.active else None
 
 
-def forget_after_fork(wakeup):
+def forget_after_fork(wakeup: SignalWakeup | None) -> None:
     """In a forked child: the parent's wake-up socketpair is inherited;
     release our copies and the process-wide setting."""
     if wakeup is None:
@@ -123,9 +140,9 @@ def forget_after_fork(wakeup):
 # delivers the queued signals into the channels with try_send, never
 # blocking: a full channel misses the signal, as in Go.
 
-_channels = {}           # signal number -> [Chan, ...] in registration order
-_previous = {}           # signal number -> the handler before signal_notify
-_pending = deque()       # signal numbers caught and not yet delivered
+_channels: dict[int, list[Chan]] = {}           # signal number -> [Chan, ...] in registration order
+_previous: dict[int, _HANDLER] = {}           # signal number -> the handler before signal_notify
+_pending: deque[int] = deque()       # signal numbers caught and not yet delivered
 
 
 class Relay:
@@ -136,13 +153,15 @@ class Relay:
 
     __slots__ = ("queued",)
 
-    def __init__(self):
+    queued: bool
+
+    def __init__(self) -> None:
         self.queued = False
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return False
 
-    def switch(self):
+    def switch(self) -> None:
         self.queued = False
         while _pending:
             signum = _pending.popleft()
@@ -151,14 +170,14 @@ class Relay:
                     ch.try_send(_signal_value(signum))
 
 
-def _signal_value(signum):
+def _signal_value(signum: int) -> signal.Signals | int:
     try:
         return signal.Signals(signum)
     except ValueError:
         return signum
 
 
-def _handler(signum, frame):
+def _handler(signum: int, frame: FrameType | None) -> None:
     """The real signal handler: record, and ready the relay.  It touches no
     channel and never raises."""
     _pending.append(signum)
@@ -170,16 +189,18 @@ def _handler(signum, frame):
         relay = rt.signal_relay = Relay()
     if not relay.queued:
         relay.queued = True
-        rt.ready_from_thread(relay)   # the remote queue: safe from a handler
+        # The remote queue: safe from a handler.  (A Relay stands in for a
+        # greenlet there: its switch, and false like a worker not started.)
+        rt.ready_from_thread(relay)  # type: ignore[arg-type]
 
 
-def relaying():
+def relaying() -> bool:
     """True while some channel is notified of a signal: the runtime then
     waits for signals instead of reporting a deadlock."""
     return bool(_channels)
 
 
-def signal_notify(ch, *signals):
+def signal_notify(ch: Chan, *signals: int) -> None:
     """Relay each of ``signals`` to Chan ``ch`` (Go: signal.Notify): the
     signal's number (a ``signal.Signals``) is sent without blocking, and
     dropped if ``ch`` is full, so give it a capacity of at least 1.  A
@@ -202,7 +223,7 @@ def signal_notify(ch, *signals):
             _channels[num].append(ch)
 
 
-def signal_stop(ch):
+def signal_stop(ch: Chan) -> None:
     """Stop relaying signals to ``ch`` (Go: signal.Stop).  A signal no
     channel is notified of any more gets back the handler it had before."""
     if threading.current_thread() is not threading.main_thread():

@@ -18,17 +18,25 @@ Python's development mode (``python -X dev``) or with ``NETPOLL_DEBUG=1`` it
 is on with a 1 s threshold unless ``NETPOLL_WATCHDOG`` says otherwise.
 """
 
+from __future__ import annotations
+
 import os
 import sys
 import threading
 import time
 import traceback
+from typing import IO, TYPE_CHECKING
 
 from .goroutine import where
 
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from .scheduler import Runtime
+
 
 class Watchdog:
-    def __init__(self, rt, threshold, stream=None):
+    def __init__(self, rt: Runtime, threshold: float, stream: IO[str] | None = None) -> None:
         if threshold <= 0:
             raise ValueError(f"watchdog threshold must be > 0 seconds, not {threshold!r}")
         self.rt = rt
@@ -40,12 +48,12 @@ class Watchdog:
                                         daemon=True)
         self._thread.start()
 
-    def stop(self):
+    def stop(self) -> None:
         self._stop.set()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
 
-    def _watch(self):
+    def _watch(self) -> None:
         rt = self.rt
         interval = min(self.threshold / 4, 0.25)
         last = (rt.ticks, rt.batch)
@@ -63,7 +71,7 @@ class Watchdog:
                 reported = True
                 self._report(now - since)
 
-    def _report(self, held):
+    def _report(self, held: float) -> None:
         frame = sys._current_frames().get(self.rt.thread_id)
         stack = "".join(traceback.format_stack(frame)) if frame is not None else "  (no stack)\n"
         out = self.stream or sys.stderr
@@ -79,7 +87,7 @@ class Watchdog:
         self.reports += 1
 
 
-def _lock_report(frame, rt):
+def _lock_report(frame: FrameType | None, rt: Runtime) -> str:
     """When the stalled goroutine is blocked acquiring a lock (``with x:``
     calling a C ``__enter__``, or a call of ``acquire``), say so and list
     the parked goroutines: if one of them holds that lock, nothing can
@@ -88,8 +96,9 @@ def _lock_report(frame, rt):
     what = _lock_call(frame)
     if what is None:
         return ""
-    lines = [f"It is blocked acquiring a lock ({what} at {frame.f_code.co_filename}:"
-             f"{frame.f_lineno}). A threading lock blocks the whole thread: if a goroutine "
+    # (frame: not None, as _lock_call found a call in it; hence the ignores)
+    lines = [f"It is blocked acquiring a lock ({what} at {frame.f_code.co_filename}:"  # type: ignore[union-attr]
+             f"{frame.f_lineno}). A threading lock blocks the whole thread: if a goroutine "  # type: ignore[union-attr]
              f"of this thread holds it, this is a deadlock no goroutine can break. "
              f"Parked goroutines (the holder is among them, if it is one):"]
     try:
@@ -101,7 +110,7 @@ def _lock_report(frame, rt):
     return "\n".join(lines) + "\n"
 
 
-def _lock_call(frame):
+def _lock_call(frame: FrameType | None) -> str | None:
     """'with <name>' or '<name>.acquire()' if ``frame`` is stopped in one."""
     if frame is None:
         return None
@@ -124,7 +133,7 @@ def _lock_call(frame):
     return None
 
 
-def threshold_from_env():
+def threshold_from_env() -> float | None:
     """The threshold in ``$NETPOLL_WATCHDOG``, or None; ValueError if malformed.
     Unset, it is 1 s in development mode (-X dev, NETPOLL_DEBUG=1), else None."""
     value = os.environ.get("NETPOLL_WATCHDOG")
