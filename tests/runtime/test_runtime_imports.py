@@ -9,11 +9,27 @@ import netpoll
 RUNTIME = pathlib.Path(netpoll.__file__).parent / "runtime"
 
 
+def _runtime_nodes(tree):
+    """Every node of ``tree`` but those under ``if TYPE_CHECKING:``: the
+    annotations' imports, which never run (mypy reads them; Python doesn't)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if (isinstance(child, ast.If) and isinstance(child.test, ast.Name)
+                    and child.test.id == "TYPE_CHECKING"):
+                stack.extend(child.orelse)
+                continue
+            stack.append(child)
+
+
 def runtime_imports(path):
     """The netpoll.runtime modules ``path`` imports, anywhere in the file
-    (function-level imports count: they only hide a cycle)."""
+    (function-level imports count: they only hide a cycle), except for the
+    type checker only (``if TYPE_CHECKING:``)."""
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in _runtime_nodes(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
             if node.level == 1:                      # from .x import y / from . import x
                 if node.module:
