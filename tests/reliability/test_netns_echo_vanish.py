@@ -103,11 +103,11 @@ def test_echo_frees_1000_vanished_clients_within_keepalive(pair, echo_poller):
             print("\n".join(report))
             # Memory comes back for reuse: the second thousand costs no more
             # than the first (1,000 leaked connections would be 7-10 MB), and
-            # once they are gone the server is below its peak.  (How much
-            # goes back to the OS depends on Python's allocator: on 3.11
-            # about 60 %, on 3.10 less.)
+            # freeing them grows nothing.  (How much goes back to the OS
+            # depends on Python's allocator: on 3.11 about 60 %, on 3.10
+            # often none, so the second check is against the higher peak.)
             assert peaks[1] <= peaks[0] + (2 << 20), report
-            assert rss_after <= peaks[0] + (1 << 20), report
+            assert rss_after <= max(peaks) + (1 << 20), report
             # and the server still serves
             assert server.proc.poll() is None, server.errors()
         finally:
