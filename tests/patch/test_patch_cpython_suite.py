@@ -41,6 +41,9 @@ PARTS = {
 }
 
 
+MIN_RUN = {"test_selectors": 30}
+
+
 def _importable(module):
     with Child([PYTHON, "-c", f"import {module}"]) as child:
         return child.finish(60)[0] == 0
@@ -60,4 +63,6 @@ def test_patch_cpython_suite(part):
     res = json.loads(child.lines[-1])
     unexpected = set(res["failures"] + res["errors"]) - EXPECTED_FAILURES
     assert not unexpected, (sorted(unexpected), res["first_trace"])
-    assert res["run"] - res["skipped"] > 50, res
+    # Enough of the part really ran (3.12's test_selectors skips 43 of its
+    # 79 tests on Linux: the kqueue and devpoll selectors among them).
+    assert res["run"] - res["skipped"] > MIN_RUN.get(part, 50), res
