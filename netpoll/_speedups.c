@@ -7,7 +7,13 @@
  *   write_fast      FD.write when the write lock is free and the socket
  *                   takes the bytes at once (internal/fd.py)
  *   read_fast       FD.read up to the point where it would park; if it
- *   read_resume     must, the Python frame parks and read_resume finishes
+ *                   must, it also does PollDesc.wait's steps before the
+ *                   switch (records the goroutine as the waiter, picks
+ *                   whom to switch to) and returns that greenlet: the
+ *                   Python frame makes the switch itself
+ *   read_woke       after that switch: PollDesc.wait's steps after it and
+ *                   the read (or the next park, after a spurious edge)
+ *   read_resume     the read after a park the Python way (PollDesc.wait)
  *   read            os.read for a non-blocking descriptor: None instead of
  *                   raising BlockingIOError, and the GIL kept
  *
@@ -65,7 +71,15 @@ static Py_ssize_t fd_state = -1, fd_tid = -1, fd_sysfd = -1, fd_pd = -1,
 static long b_closed, b_rlock, b_wlock, b_rshut, b_drained, b_ref;
 static long read_min, read_max, fair_reads;
 
-static PyObject *str_netpollready, *str_append, *int_zero;
+/* Runtime and Worker (runtime/scheduler.py, runtime/goroutine.py): the
+ * slots of the park's steps, and greenlet.getcurrent (setup_park). */
+static PyTypeObject *rt_type, *worker_type;
+static Py_ssize_t pd_rt = -1, rt_batch = -1, rt_nwait = -1, rt_closed = -1, rt_hub = -1,
+                  rt_level = -1, w_waitreason = -1;
+static PyObject *getcurrent;
+
+static PyObject *str_netpollready, *str_append, *str_popleft, *str_waitreason,
+                *str_io_wait, *int_zero;
 
 /* An int argument as a C int (_PyLong_AsInt is gone in 3.13). */
 static int
@@ -166,6 +180,36 @@ setup_fd(PyObject *mod, PyObject *args)
     fd_read_waiters = rw, fd_rsize = rsize, fd_streak = streak, fd_drain_hint = hint;
     b_closed = c[0], b_rlock = c[1], b_wlock = c[2], b_rshut = c[3], b_drained = c[4];
     b_ref = c[5], read_min = c[6], read_max = c[7], fair_reads = c[8];
+    Py_RETURN_NONE;
+}
+
+/* setup_park(Runtime, Worker, getcurrent): learn the slots of PollDesc.wait's
+ * steps (call after setup_polldesc). */
+static PyObject *
+setup_park(PyObject *mod, PyObject *args)
+{
+    PyObject *rtp, *wp, *gc;
+    if (!PyArg_ParseTuple(args, "O!O!O", &PyType_Type, &rtp, &PyType_Type, &wp, &gc))
+        return NULL;
+    if (pd_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "setup_park before setup_polldesc");
+        return NULL;
+    }
+    PyTypeObject *r = (PyTypeObject *)rtp, *w = (PyTypeObject *)wp;
+    Py_ssize_t prt, batch, nwait, closed, hub, level, reason;
+    if ((prt = slot_offset(pd_type, "rt")) < 0 || (batch = slot_offset(r, "batch")) < 0 ||
+        (nwait = slot_offset(r, "nwait")) < 0 || (closed = slot_offset(r, "closed")) < 0 ||
+        (hub = slot_offset(r, "hub")) < 0 || (level = slot_offset(r, "level_triggered")) < 0 ||
+        (reason = slot_offset(w, "waitreason")) < 0)
+        return NULL;
+    Py_INCREF(r);
+    Py_XSETREF(rt_type, r);
+    Py_INCREF(w);
+    Py_XSETREF(worker_type, w);
+    Py_INCREF(gc);
+    Py_XSETREF(getcurrent, gc);
+    pd_rt = prt, rt_batch = batch, rt_nwait = nwait, rt_closed = closed, rt_hub = hub;
+    rt_level = level, w_waitreason = reason;
     Py_RETURN_NONE;
 }
 
@@ -592,7 +636,75 @@ read_deadline_odd(PyObject *pd)
     return !(rd == int_zero || (PyFloat_CheckExact(rd) && PyFloat_AS_DOUBLE(rd) > 0.0));
 }
 
-/* read_fast(fd, n) -> bytes | None | int
+/* PollDesc.wait(MODE_READ)'s steps before its switch, for a PollDesc with
+ * no waiter, not closing, no passed deadline, under an edge-triggered
+ * poller of a running runtime: the current goroutine becomes the read
+ * waiter, is counted in nwait and says "IO wait", and the goroutine to
+ * switch to is chosen as Runtime.park chooses it (the batch's next one if
+ * it has started, else the hub).  Returns that greenlet (a new reference);
+ * Py_None (borrowed, nothing changed) when the case is not the plain one
+ * and PollDesc.wait must park; NULL with an exception (nothing changed).
+ * Every step that can fail comes before the first change. */
+static PyObject *
+park_prepare(PyObject *pd, PyObject *gs)
+{
+    PyObject *rt = SLOT(pd, pd_rt), *runq = SLOT(pd, pd_runq);
+    if (rt_type == NULL || rt == NULL || runq == NULL || !Py_IS_TYPE(rt, rt_type) ||
+        PyList_GET_ITEM(gs, MODE_READ) != Py_None || SLOT(rt, rt_closed) != Py_False ||
+        SLOT(rt, rt_level) != Py_False)
+        return Py_None;
+    long batch = long_slot(rt, rt_batch), nwait = long_slot(rt, rt_nwait);
+    PyObject *hub = SLOT(rt, rt_hub);
+    if (batch < 0 || nwait < 0 || hub == NULL)
+        return Py_None;
+    PyObject *me = PyObject_CallNoArgs(getcurrent);
+    if (me == NULL)
+        return NULL;
+    int hand_over = 0;
+    if (batch > 0) {
+        /* Runtime.park: hand over to the batch's next goroutine unless it is
+         * a worker never started (false), which the hub starts. */
+        PyObject *next = PySequence_GetItem(runq, 0);
+        hand_over = next == NULL ? -1 : PyObject_IsTrue(next);
+        Py_XDECREF(next);
+        if (hand_over < 0) {
+            Py_DECREF(me);
+            return NULL;
+        }
+    }
+    PyObject *nwait_obj = PyLong_FromLong(nwait + 1);
+    PyObject *batch_obj = PyLong_FromLong(hand_over ? batch - 1 : batch);
+    if (nwait_obj == NULL || batch_obj == NULL) {
+        Py_XDECREF(nwait_obj);
+        Py_XDECREF(batch_obj);
+        Py_DECREF(me);
+        return NULL;
+    }
+    /* From here on nothing fails: popleft cannot (batch <= len(runq)). */
+    PyObject *target = hand_over ? PyObject_CallMethodNoArgs(runq, str_popleft) : Py_NewRef(hub);
+    if (target == NULL) {
+        Py_DECREF(nwait_obj);
+        Py_DECREF(batch_obj);
+        Py_DECREF(me);
+        return NULL;
+    }
+    Py_SETREF(SLOT(rt, rt_batch), batch_obj);
+    Py_SETREF(SLOT(rt, rt_nwait), nwait_obj);
+    if (Py_IS_TYPE(me, worker_type)) {
+        /* speed trick: a goroutine that parks on reads keeps "IO wait";
+         * store it only when it changed */
+        if (SLOT(me, w_waitreason) != str_io_wait)
+            Py_XSETREF(SLOT(me, w_waitreason), Py_NewRef(str_io_wait));
+    } else if (PyObject_SetAttr(me, str_waitreason, str_io_wait) < 0) {
+        PyErr_Clear();                    /* the main greenlet: a diagnostic only */
+    }
+    PyObject *old = PyList_GET_ITEM(gs, MODE_READ);
+    PyList_SET_ITEM(gs, MODE_READ, me);   /* the list takes our reference to me */
+    Py_DECREF(old);
+    return target;
+}
+
+/* read_fast(fd, n) -> bytes | None | int | greenlet
  *
  * FD.read up to the point where it would park, for an FD of the class
  * setup_fd learnt, a plain int n in 1..READ_MAX, called from the FD's
@@ -602,10 +714,14 @@ read_deadline_odd(PyObject *pd)
  *   None    nothing was changed: the caller runs the Python FD.read
  *           (closing, a passed or odd deadline, the fairness yield, another
  *           waiter, any other class or value)
- *   int r   FD.read would park now (a drained socket with no edge yet, or
- *           EAGAIN): the read lock and its reference are taken, and the
- *           caller parks in PollDesc.wait(MODE_READ), then calls
- *           read_resume(fd, n, r), and drops the lock as FD.read does;
+ *   greenlet  FD.read parks now (a drained socket with no edge yet, or
+ *           EAGAIN): the read lock and its reference are taken, the
+ *           goroutine is the PollDesc's read waiter (park_prepare), and
+ *           the caller switches to the greenlet returned, then calls
+ *           read_woke(fd, n), and drops the lock as FD.read does
+ *   int r   the same, but a park that PollDesc.wait must make (not the
+ *           plain case: park_prepare): the caller parks in
+ *           PollDesc.wait(MODE_READ), then calls read_resume(fd, n, r);
  *           r = asked << 1 | (1 if the state was DRAINED).
  *
  * The lock is not taken for a read done here: nothing else runs during
@@ -688,13 +804,115 @@ read_fast(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     return data;
 
 park:
-    /* Take the read lock and a reference, as FD.read's inlined lock does;
-     * FD.read zeroes the streak around its wait (nothing reads it meanwhile:
-     * the read lock is held). */
-    if (set_long_slot(fd, fd_state, s + b_rlock + b_ref) < 0 ||
-        set_long_slot(fd, fd_streak, 0) < 0)
+    {
+        PyObject *target = park_prepare(pd, gs);
+        if (target == NULL)
+            return NULL;
+        /* Take the read lock and a reference, as FD.read's inlined lock
+         * does; FD.read zeroes the streak around its wait (nothing reads it
+         * meanwhile: the read lock is held). */
+        if (set_long_slot(fd, fd_state, s + b_rlock + b_ref) < 0 ||
+            set_long_slot(fd, fd_streak, 0) < 0) {
+            Py_DECREF(target);            /* small ints: cannot fail */
+            return NULL;
+        }
+        if (target != Py_None)
+            return target;
+        return PyLong_FromLong(asked << 1 | drained);
+    }
+}
+
+/* FD.read's unlock of the read lock and its reference, when it has nobody
+ * to wake and the FD is not closed: 0; else 1 (the caller unlocks the
+ * Python way: FD._read_unlock), or -1 with an exception (nothing changed). */
+static int
+read_unlock_fast(PyObject *fd)
+{
+    PyObject *rw = SLOT(fd, fd_read_waiters);
+    long st = long_slot(fd, fd_state);
+    if (st < 0 || st & b_closed || rw == NULL ||
+        (rw != Py_None && !(PyList_CheckExact(rw) && PyList_GET_SIZE(rw) == 0)))
+        return 1;
+    return set_long_slot(fd, fd_state, st - b_rlock - b_ref);
+}
+
+/* read_woke(fd, n) -> bytes | (bytes,) | int | greenlet
+ *
+ * After the switch of a park that read_fast (or read_woke) prepared, the
+ * read lock still held: PollDesc.wait's steps after its switch (nwait
+ * back down, the read slot consumed), then FD.read's read(2) and
+ * bookkeeping.
+ *
+ *   bytes     what FD.read returns; the read lock was dropped too
+ *   (bytes,)  the same, the lock still held: its unlock has a waiter to
+ *             wake or a closed FD to destroy, which the caller does
+ *   int r     woken without readiness (a deadline, evict): the caller
+ *             goes on in PollDesc.wait, as read_fast's int r
+ *   greenlet  EAGAIN again (a spurious edge): parked again as read_fast
+ *             does; the caller switches to it and calls read_woke again
+ *
+ * An exception leaves the lock held (the caller drops it). */
+static PyObject *
+read_woke(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "read_woke(fd, n)");
         return NULL;
-    return PyLong_FromLong(asked << 1 | drained);
+    }
+    PyObject *fd = args[0];
+    long n = PyLong_AsLong(args[1]);
+    if (n == -1 && PyErr_Occurred())
+        return NULL;
+    if (fd_type == NULL || !Py_IS_TYPE(fd, fd_type)) {
+        PyErr_SetString(PyExc_TypeError, "read_woke: not an FD");
+        return NULL;
+    }
+    /* read_fast checked these types before the park; the slots keep them */
+    PyObject *pd = SLOT(fd, fd_pd);
+    PyObject *gs = SLOT(pd, pd_g), *rt = SLOT(pd, pd_rt);
+    long s = long_slot(fd, fd_state), rsize = long_slot(fd, fd_rsize),
+         sfd = long_slot(fd, fd_sysfd), nwait = long_slot(rt, rt_nwait);
+    if (s < 0 || rsize < 0 || sfd < 0 || sfd > INT_MAX || nwait < 1) {
+        PyErr_SetString(PyExc_SystemError, "read_woke: FD or Runtime slots changed type");
+        return NULL;
+    }
+    if (set_long_slot(rt, rt_nwait, nwait - 1) < 0)
+        return NULL;
+    long asked = n < rsize ? n : rsize;   /* as read_fast: the lock kept both */
+    int drained = (s & b_drained) != 0;
+    PyObject *g = PyList_GET_ITEM(gs, MODE_READ);
+    PyList_SET_ITEM(gs, MODE_READ, Py_NewRef(Py_None));
+    int ready = g == pd_ready;
+    Py_DECREF(g);
+    if (!ready)
+        return PyLong_FromLong(asked << 1 | drained);
+    PyObject *data = do_read((int)sfd, asked);
+    if (data == NULL) {
+        if (!read_eagain)
+            return NULL;
+        PyObject *target = park_prepare(pd, gs);
+        if (target == Py_None)
+            return PyLong_FromLong(asked << 1 | drained);
+        return target;
+    }
+    if (after_read(fd, n, asked, PyBytes_GET_SIZE(data), drained) < 0) {
+        Py_DECREF(data);
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_SystemError, "FD slots changed type");
+        return NULL;
+    }
+    /* speed trick: FD.read's finally (the unlock) done here, saving the
+     * Python frame its bytecodes on every read that parked */
+    int rc = read_unlock_fast(fd);
+    if (rc == 0)
+        return data;
+    if (rc < 0) {
+        Py_DECREF(data);
+        return NULL;
+    }
+    PyObject *t = PyTuple_Pack(1, data);
+    Py_DECREF(data);
+    return t;
 }
 
 /* read_resume(fd, n, r) -> bytes, or None for EAGAIN
@@ -743,7 +961,12 @@ static PyMethodDef methods[] = {
     {"setup_fd", setup_fd, METH_VARARGS,
      "setup_fd(FD, CLOSED, RLOCK, WLOCK, RSHUT, DRAINED, REF, READ_MIN, READ_MAX, FAIR_READS)"},
     {"read_fast", (PyCFunction)(void (*)(void))read_fast, METH_FASTCALL,
-     "read_fast(fd, n) -> bytes, None, or (asked << 1 | drained) with the read lock taken"},
+     "read_fast(fd, n) -> bytes, None, or with the read lock taken a greenlet to switch to "
+     "or (asked << 1 | drained)"},
+    {"setup_park", setup_park, METH_VARARGS, "setup_park(Runtime, Worker, getcurrent)"},
+    {"read_woke", (PyCFunction)(void (*)(void))read_woke, METH_FASTCALL,
+     "read_woke(fd, n) -> bytes (unlocked), (bytes,), an int r for PollDesc.wait, "
+     "or a greenlet to switch to"},
     {"read_resume", (PyCFunction)(void (*)(void))read_resume, METH_FASTCALL,
      "read_resume(fd, n, r) -> bytes, or None for EAGAIN"},
 #ifdef __linux__
@@ -768,12 +991,16 @@ PyInit__speedups(void)
 {
     str_netpollready = PyUnicode_InternFromString("netpollready");
     str_append = PyUnicode_InternFromString("append");
+    str_popleft = PyUnicode_InternFromString("popleft");
+    str_waitreason = PyUnicode_InternFromString("waitreason");
+    str_io_wait = PyUnicode_InternFromString("IO wait");
     int_zero = PyLong_FromLong(0);
-    if (str_netpollready == NULL || str_append == NULL || int_zero == NULL)
+    if (str_netpollready == NULL || str_append == NULL || str_popleft == NULL ||
+        str_waitreason == NULL || str_io_wait == NULL || int_zero == NULL)
         return NULL;
     PyObject *m = PyModule_Create(&moduledef);
     /* netpoll/speedups.py uses the module only if this matches its API. */
-    if (m != NULL && PyModule_AddIntConstant(m, "API", 2) < 0) {
+    if (m != NULL && PyModule_AddIntConstant(m, "API", 3) < 0) {
         Py_DECREF(m);
         return NULL;
     }

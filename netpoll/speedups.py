@@ -22,7 +22,7 @@ import os
 import warnings
 from types import ModuleType
 
-API = 2
+API = 3
 """The interface version of _speedups.c this Python code was written for."""
 
 ACCEL: ModuleType | None = None

@@ -71,10 +71,13 @@ from threading import get_ident
 from time import monotonic as _monotonic
 from typing import TYPE_CHECKING, Any, SupportsIndex
 
+from greenlet import getcurrent
+
 from ..errors import ClosedError, DeadlineExceededError
 from ..poller import MODE_READ, MODE_WRITE
+from ..runtime.goroutine import Worker
 from ..runtime.polldesc import POLL_ERR_TIMEOUT, READY, PollDesc, poll_open
-from ..runtime.scheduler import gosched
+from ..runtime.scheduler import Runtime, gosched
 from ..speedups import ACCEL
 from .fdmutex import CLOSED, DRAINED, REF, RLOCK, RSHUT, WLOCK, FDMutex
 
@@ -739,27 +742,59 @@ def _write_accel(self: FD, data: ReadableBuffer) -> int:
 
 def _read_accel(self: FD, n: int) -> bytes:
     """FD.read with the C fast path: the whole read when it needs no
-    parking; otherwise C takes the read lock (r is an int) and this frame
-    parks, so that no C frame is on the parked goroutine's stack."""
-    r: bytes | int | None = _read_fast(self, n)
-    if r is None:                     # not the plain case: nothing was changed
-        return _read_py(self, n)
+    parking.  To park, C takes the read lock, records this goroutine as the
+    PollDesc's read waiter and returns the greenlet to switch to (the steps
+    of PollDesc.wait before its switch); this frame makes the switch, so
+    that no C frame is on the parked goroutine's stack, and read_woke does
+    the steps after it, the read and the unlock.  An int is a park that
+    PollDesc.wait makes (not the plain case)."""
+    r: Any = _read_fast(self, n)      # bytes, None, a greenlet or an int
     if type(r) is bytes:
         return r
-    try:                              # FD.read from its PollDesc.wait on
-        pd = self.pd
+    if r is None:                     # not the plain case: nothing was changed
+        return _read_py(self, n)
+    try:
         while True:
-            code = pd.wait(MODE_READ)
-            if code:
-                raise self._poll_error(code, MODE_READ) from None
-            data: bytes | None = _read_resume(self, n, r)
-            if data is not None:
-                return data
-    finally:                          # speed trick: _read_unlock, inlined
-        s = self.state - _RLOCK_REF
-        self.state = s
-        if s & CLOSED or self.read_waiters:
-            self._unlock_slow(RLOCK, s)
+            if type(r) is int:        # the park PollDesc.wait makes
+                data: bytes = _read_wait_py(self, n, r)
+                break
+            try:
+                r.switch()            # parked until the read edge
+            except BaseException:
+                _read_unpark(self)
+                raise
+            r = _read_woke(self, n)
+            if type(r) is bytes:      # speed trick: read and unlocked in C
+                return r
+            if type(r) is tuple:      # read; the unlock has someone to wake
+                data = r[0]
+                break
+    except BaseException:
+        self._read_unlock()
+        raise
+    self._read_unlock()
+    return data
+
+
+def _read_wait_py(self: FD, n: int, r: int) -> bytes:
+    """The rest of a read C began, parking in PollDesc.wait: the read lock
+    is held (the caller drops it); ``r`` is what read_resume needs."""
+    pd = self.pd
+    while True:
+        code = pd.wait(MODE_READ)
+        if code:
+            raise self._poll_error(code, MODE_READ) from None
+        data: bytes | None = _read_resume(self, n, r)
+        if data is not None:
+            return data
+
+
+def _read_unpark(self: FD) -> None:
+    """An exception was thrown in at a park C prepared: undo its steps as
+    PollDesc.wait does when that happens."""
+    pd = self.pd
+    pd.rt.nwait -= 1
+    pd._abandon_wait(MODE_READ, getcurrent())
 
 
 def _write_from(self: FD, data: ReadableBuffer, n: int) -> int:
@@ -777,6 +812,7 @@ if ACCEL is not None:
         ACCEL.setup_polldesc(PollDesc, READY)
         ACCEL.setup_fd(FD, CLOSED, RLOCK, WLOCK, RSHUT, DRAINED, REF, READ_MIN, READ_MAX,
                        FAIR_READS)
+        ACCEL.setup_park(Runtime, Worker, getcurrent)
     except (AttributeError, TypeError, ValueError) as exc:
         # The classes changed shape (a slot renamed...) and the C code was
         # not updated: pure Python, said loudly.
@@ -787,6 +823,7 @@ if ACCEL is not None:
 if ACCEL is not None:
     _read_fast = ACCEL.read_fast
     _read_resume = ACCEL.read_resume
+    _read_woke = ACCEL.read_woke
     _read_py = FD.read
     FD.read = _read_accel             # type: ignore[method-assign]
     _sysread = ACCEL.read             # os.read without the GIL round trip; None for EAGAIN

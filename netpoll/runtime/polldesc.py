@@ -176,7 +176,9 @@ class PollDesc:
     def wait(self, mode: int) -> int:
         """After EAGAIN: park until ``fd`` is ready for ``mode``, the
         deadline passes or the descriptor is evicted (Go:
-        poll_runtime_pollWait + netpollblock)."""
+        poll_runtime_pollWait + netpollblock).  The C accelerator repeats
+        these steps for FD.read's plain park (``park_prepare`` before the
+        switch, ``read_woke`` after it, in _speedups.c): change both."""
         gs = self.g
         while True:
             if self.closing:

@@ -82,6 +82,15 @@ MAX_POLL_WAIT = 86400.0
 class Runtime:
     """The per-thread scheduler state (Go: the M/P pair, with one P)."""
 
+    # Slots, not a dict: the park path reads batch, nwait, closed and hub on
+    # every park, and the C accelerator reads them at their slot offsets.
+    __slots__ = ("poller", "poller_name", "level_triggered", "runq", "batch", "timers",
+                 "remote", "throws", "goroutines", "idle", "nwait", "nthreads",
+                 "thread_id", "in_main_thread", "pid", "main", "in_run", "stopping",
+                 "closed", "_exit_waiter", "_exit_throws", "_teardown_deadline",
+                 "abandoned", "pollcache", "ticks", "polling", "signal_wakeup",
+                 "signal_relay", "watchdog", "hub", "__weakref__")
+
     def __init__(self, poller: str | None = None) -> None:
         self.poller: Poller = new_poller(poller)
         self.poller_name = self.poller.name

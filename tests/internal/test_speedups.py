@@ -172,6 +172,80 @@ def main():
         log.append(("write after close", type(e).__name__))
     peer.close()
 
+    # the park of a read, step by step: a parked reader is counted in nwait
+    # and says "IO wait"; a spurious edge (ready, nothing to read) parks it
+    # again; data wakes it; an exception thrown in at the park point undoes
+    # the park and frees the read lock; a reader queued on the lock gets it
+    from netpoll.poller import MODE_READ
+    from netpoll.runtime.local import get_runtime
+    rt = get_runtime()
+    def parked(*gs):
+        for _ in range(10000):
+            if all(g.waitreason == "IO wait" for g in gs):
+                return True
+            netpoll.gosched()
+        return False
+    conn, peer = pair()
+    pd = conn.fd.pd
+    got = []
+    g = netpoll.go(lambda: got.append(conn.read(100)))
+    log.append(("parked", parked(g), rt.nwait, pd.waiting(MODE_READ)))
+    pd.netpollready(MODE_READ)          # a spurious edge: nothing to read
+    for _ in range(3):
+        netpoll.gosched()
+    log.append(("spurious edge: parked again", g.waitreason, rt.nwait, pd.waiting(MODE_READ)))
+    peer.sendall(b"data")
+    g.join()
+    log.append(("then the data", got, rt.nwait, pd.waiting(MODE_READ)))
+    class Stop(Exception):
+        pass
+    def stopped_reader():
+        try:
+            conn.read(100)
+        except Stop:
+            return "stopped"
+    g = netpoll.go(stopped_reader)
+    parked(g)
+    rt.throws.append((g, Stop()))
+    rt.poller.wakeup()
+    log.append(("thrown at the park", g.join(), rt.nwait, pd.waiting(MODE_READ)))
+    peer.sendall(b"after the throw")
+    log.append(("lock free again", conn.read(100)))
+    order = []
+    def queued_reader(tag):
+        order.append((tag, conn.read(100)))
+    g1 = netpoll.go(queued_reader, 1)
+    parked(g1)
+    g2 = netpoll.go(queued_reader, 2)
+    for _ in range(3):
+        netpoll.gosched()
+    peer.sendall(b"one")
+    for _ in range(100):
+        if order:
+            break
+        netpoll.gosched()
+    peer.sendall(b"two")
+    g1.join(); g2.join()
+    log.append(("queued reader gets the lock", order, rt.nwait))
+    def read_until_closed():
+        try:
+            conn.read(100)
+        except ClosedError as e:
+            return type(e).__name__
+    g = netpoll.go(read_until_closed)
+    parked(g)
+    conn.set_read_deadline(time.monotonic() - 1)
+    try:
+        g.join()
+    except DeadlineExceededError as e:
+        log.append(("deadline wakes the park", type(e).__name__, rt.nwait))
+    conn.set_read_deadline(None)
+    g = netpoll.go(read_until_closed)
+    parked(g)
+    conn.close()
+    log.append(("close wakes the park", g.join(), rt.nwait))
+    peer.close()
+
     # EOF, and the hang-up latch: data then shutdown, both read, then EOF
     conn, peer = pair()
     peer.sendall(b"last words")
@@ -265,6 +339,14 @@ def test_same_behaviour_pure_and_accelerated(speedups, poller):
     assert "('signal during poll', True)" in pure
     assert "('raising handler', 'Boom')" in pure
     assert "('write to reset peer', True, 0)" in pure
+    assert "('parked', True, 1, True)" in pure
+    assert "('spurious edge: parked again', 'IO wait', 1, True)" in pure
+    assert "('then the data', [b'data'], 0, False)" in pure
+    assert "('thrown at the park', 'stopped', 0, False)" in pure
+    assert "('lock free again', b'after the throw')" in pure
+    assert "('queued reader gets the lock', [(1, b'one'), (2, b'two')], 0)" in pure
+    assert "('deadline wakes the park', 'DeadlineExceededError', 0)" in pure
+    assert "('close wakes the park', 'ClosedError', 0)" in pure
 
 
 def test_read_returns_none_for_eagain(speedups):
