@@ -8,8 +8,9 @@ install runs both ways; ``ACCEL`` is the module in use, or None.
 
 It does only steps of the I/O hot path that never park a goroutine: the
 epoll wait together with the dispatch of its events to the PollDescs
-(poller/epoll.py), the write that the socket takes at once, and the read
-system call (internal/fd.py).  No C frame of it is ever on a parked
+(poller/epoll.py), the write that the socket takes at once, the read, and
+a read's park up to and after its switch (internal/fd.py), the switch
+itself being made by the Python frame.  No C frame of it is ever on a parked
 goroutine's stack, which greenlet would copy at every switch and keep per
 idle connection (``bench/CYTHON-EXPERIMENT.md``: compiling whole modules did
 exactly that).  The Python code stays the reference; the C functions hand
