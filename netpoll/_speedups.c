@@ -737,25 +737,23 @@ park_prepare(PyObject *pd, PyObject *gs)
     return target;
 }
 
-/* read_fast(fd, n) -> bytes | None | int | greenlet
+/* read_fast(fd, n) -> bytes | None | greenlet
  *
  * FD.read up to the point where it would park, for an FD of the class
  * setup_fd learnt, a plain int n in 1..READ_MAX, called from the FD's
  * thread with the read side free, not shut, no reader queued:
  *
  *   bytes   the whole read was done: what FD.read returns (b"" at EOF)
- *   None    nothing was changed: the caller runs the Python FD.read
+ *   None    the caller runs the Python FD.read: nothing was changed
  *           (closing, a passed or odd deadline, the fairness yield, another
- *           waiter, any other class or value)
+ *           waiter, any other class or value), or nothing that path does
+ *           not do itself before it parks (a park that is not the plain
+ *           case: a level-triggered poller, a stopped runtime)
  *   greenlet  FD.read parks now (a drained socket with no edge yet, or
  *           EAGAIN): the read lock and its reference are taken, the
  *           goroutine is the PollDesc's read waiter (park_prepare), and
  *           the caller switches to the greenlet returned, then calls
  *           read_woke(fd, n), and drops the lock as FD.read does
- *   int r   the same, but a park that PollDesc.wait must make (not the
- *           plain case: park_prepare): the caller parks in
- *           PollDesc.wait(MODE_READ), then calls read_resume(fd, n, r);
- *           r = asked << 1 | (1 if the state was DRAINED).
  *
  * The lock is not taken for a read done here: nothing else runs during
  * this call (one OS thread per runtime, no switch), so taking it and
@@ -838,20 +836,25 @@ read_fast(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 
 park:
     {
-        PyObject *target = park_prepare(pd, gs);
-        if (target == NULL)
+        /* FD.read zeroes the streak around its wait (nothing reads it
+         * meanwhile: the read lock is held) */
+        if (set_long_slot(fd, fd_streak, 0) < 0)
             return NULL;
+        PyObject *target = park_prepare(pd, gs);
+        if (target == NULL || target == Py_None) {
+            /* Not a plain park: the caller runs the Python FD.read, which
+             * finds what this call left (no READY, no data, streak 0) and
+             * parks in PollDesc.wait. */
+            Py_XINCREF(target);
+            return target;
+        }
         /* Take the read lock and a reference, as FD.read's inlined lock
-         * does; FD.read zeroes the streak around its wait (nothing reads it
-         * meanwhile: the read lock is held). */
-        if (set_long_slot(fd, fd_state, s + b_rlock + b_ref) < 0 ||
-            set_long_slot(fd, fd_streak, 0) < 0) {
-            Py_DECREF(target);            /* small ints: cannot fail */
+         * does. */
+        if (set_long_slot(fd, fd_state, s + b_rlock + b_ref) < 0) {
+            Py_DECREF(target);            /* unreachable: cached small ints */
             return NULL;
         }
-        if (target != Py_None)
-            return target;
-        return PyLong_FromLong(asked << 1 | drained);
+        return target;
     }
 }
 
@@ -880,7 +883,8 @@ read_unlock_fast(PyObject *fd)
  *   (bytes,)  the same, the lock still held: its unlock has a waiter to
  *             wake or a closed FD to destroy, which the caller does
  *   int r     woken without readiness (a deadline, evict): the caller
- *             goes on in PollDesc.wait, as read_fast's int r
+ *             goes on in PollDesc.wait, then calls read_resume(fd, n, r);
+ *             r = asked << 1 | (1 if the state was DRAINED)
  *   greenlet  EAGAIN again (a spurious edge): parked again as read_fast
  *             does; the caller switches to it and calls read_woke again
  *
@@ -950,7 +954,7 @@ read_woke(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 
 /* read_resume(fd, n, r) -> bytes, or None for EAGAIN
  *
- * After read_fast returned r and the caller's PollDesc.wait(MODE_READ)
+ * After read_woke returned r and the caller's PollDesc.wait(MODE_READ)
  * returned POLL_OK: FD.read's read(2) and bookkeeping, the
  * read lock still held (the caller drops it).  None: EAGAIN again (a
  * spurious edge): the caller waits again. */
@@ -994,8 +998,7 @@ static PyMethodDef methods[] = {
     {"setup_fd", setup_fd, METH_VARARGS,
      "setup_fd(FD, CLOSED, RLOCK, WLOCK, RSHUT, DRAINED, REF, READ_MIN, READ_MAX, FAIR_READS)"},
     {"read_fast", (PyCFunction)(void (*)(void))read_fast, METH_FASTCALL,
-     "read_fast(fd, n) -> bytes, None, or with the read lock taken a greenlet to switch to "
-     "or (asked << 1 | drained)"},
+     "read_fast(fd, n) -> bytes, None, or with the read lock taken a greenlet to switch to"},
     {"setup_park", setup_park, METH_VARARGS, "setup_park(Runtime, Worker, getcurrent)"},
     {"read_woke", (PyCFunction)(void (*)(void))read_woke, METH_FASTCALL,
      "read_woke(fd, n) -> bytes (unlocked), (bytes,), an int r for PollDesc.wait, "

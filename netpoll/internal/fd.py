@@ -746,18 +746,14 @@ def _read_accel(self: FD, n: int) -> bytes:
     PollDesc's read waiter and returns the greenlet to switch to (the steps
     of PollDesc.wait before its switch); this frame makes the switch, so
     that no C frame is on the parked goroutine's stack, and read_woke does
-    the steps after it, the read and the unlock.  An int is a park that
-    PollDesc.wait makes (not the plain case)."""
-    r: Any = _read_fast(self, n)      # bytes, None, a greenlet or an int
+    the steps after it, the read and the unlock."""
+    r: Any = _read_fast(self, n)      # bytes, None or a greenlet
     if type(r) is bytes:
         return r
-    if r is None:                     # not the plain case: nothing was changed
+    if r is None:                     # not the plain case
         return _read_py(self, n)
     try:
         while True:
-            if type(r) is int:        # the park PollDesc.wait makes
-                data: bytes = _read_wait_py(self, n, r)
-                break
             try:
                 r.switch()            # parked until the read edge
             except BaseException:
@@ -767,8 +763,12 @@ def _read_accel(self: FD, n: int) -> bytes:
             if type(r) is bytes:      # speed trick: read and unlocked in C
                 return r
             if type(r) is tuple:      # read; the unlock has someone to wake
-                data = r[0]
+                data: bytes = r[0]
                 break
+            if type(r) is int:        # woken without readiness
+                data = _read_wait_py(self, n, r)
+                break
+            # else a greenlet: a spurious edge, parked again
     except BaseException:
         self._read_unlock()
         raise
@@ -777,8 +777,9 @@ def _read_accel(self: FD, n: int) -> bytes:
 
 
 def _read_wait_py(self: FD, n: int, r: int) -> bytes:
-    """The rest of a read C began, parking in PollDesc.wait: the read lock
-    is held (the caller drops it); ``r`` is what read_resume needs."""
+    """The rest of a read woken without readiness (a deadline, evict):
+    PollDesc.wait decides; the read lock is held (the caller drops it);
+    ``r`` is what read_resume needs."""
     pd = self.pd
     while True:
         code = pd.wait(MODE_READ)
