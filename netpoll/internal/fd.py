@@ -721,92 +721,107 @@ class FD(FDMutex):
 # -- the C accelerator (netpoll/speedups.py) ---------------------------------
 #
 # Speed trick: with netpoll._speedups built (and NETPOLL_PURE unset) the
-# read system call and the plain write are done in C.  Both never park;
-# the methods above stay the reference and take every other case.
+# plain write, the read, and the steps of a read's park on either side of
+# its switch are done in C; the switch stays in Python.  The methods above
+# stay the reference and take every other case.  Conn.read and Conn.write
+# (net/conn.py) use the same pieces inline.
 
 def _write_accel(self: FD, data: ReadableBuffer) -> int:
     """FD.write, the C fast path first: the whole write when the lock is
     free and the socket takes every byte at once (what FD.write does then,
     without the interpreter); the Python path otherwise."""
     try:
-        n: int | None = _write_fast(self, data)
+        n: int | None = write_fast(self, data)
     except OSError as e:              # as FD.write: nothing went out
         e.written = 0                 # type: ignore[attr-defined]
         raise
-    if n is None:                     # not the plain case: nothing was sent
-        return _write_py(self, data)
-    if n >= 0:
+    if n is not None and n >= 0:
         return n
-    return self._write_from(data, ~n)     # type: ignore[attr-defined,no-any-return]  # ~n bytes fit: the rest parks
+    return write_rest(self, data, n)
+
+
+def write_rest(fd: FD, data: ReadableBuffer, n: int | None) -> int:
+    """After write_fast returned ``n``, not a whole write: None (nothing
+    was sent: FD.write's Python path), or ~sent (the rest parks)."""
+    if n is None:
+        return _write_py(fd, data)
+    fd._write_lock()                  # nothing ran since: the lock is free
+    try:
+        return fd._write_rest(data, ~n, len(data))   # type: ignore[arg-type]  # bytes-like: has a len
+    finally:
+        fd._write_unlock()
 
 
 def _read_accel(self: FD, n: int) -> bytes:
     """FD.read with the C fast path: the whole read when it needs no
     parking.  To park, C takes the read lock, records this goroutine as the
     PollDesc's read waiter and returns the greenlet to switch to (the steps
-    of PollDesc.wait before its switch); this frame makes the switch, so
+    of PollDesc.wait before its switch); the switch is made in Python, so
     that no C frame is on the parked goroutine's stack, and read_woke does
     the steps after it, the read and the unlock."""
-    r: Any = _read_fast(self, n)      # bytes, None or a greenlet
+    r: Any = read_fast(self, n)       # bytes, None or a greenlet
     if type(r) is bytes:
         return r
-    if r is None:                     # not the plain case
-        return _read_py(self, n)
+    return read_rest(self, n, r)
+
+
+def read_rest(fd: FD, n: int, r: Any) -> bytes:
+    """A read after read_fast or read_woke returned ``r``, not bytes:
+    None (FD.read's Python path), a greenlet (parked as the read waiter,
+    the read lock held: switch to it), ``(data,)`` (read, the lock held: its
+    unlock has someone to wake) or an int (woken without readiness: a
+    deadline or evict; PollDesc.wait decides)."""
+    if r is None:
+        return _read_py(fd, n)
     try:
-        while True:
+        while not isinstance(r, (tuple, int)):
             try:
                 r.switch()            # parked until the read edge
             except BaseException:
-                _read_unpark(self)
+                read_unpark(fd)
                 raise
-            r = _read_woke(self, n)
-            if type(r) is bytes:      # speed trick: read and unlocked in C
+            r = read_woke(fd, n)
+            if type(r) is bytes:      # read and unlocked in C
                 return r
-            if type(r) is tuple:      # read; the unlock has someone to wake
-                data: bytes = r[0]
-                break
-            if type(r) is int:        # woken without readiness
-                data = _read_wait_py(self, n, r)
-                break
-            # else a greenlet: a spurious edge, parked again
+        data: bytes = r[0] if isinstance(r, tuple) else _read_wait_py(fd, n, r)
     except BaseException:
-        self._read_unlock()
+        fd._read_unlock()
         raise
-    self._read_unlock()
+    fd._read_unlock()
     return data
 
 
-def _read_wait_py(self: FD, n: int, r: int) -> bytes:
+def _read_wait_py(fd: FD, n: int, r: int) -> bytes:
     """The rest of a read woken without readiness (a deadline, evict):
     PollDesc.wait decides; the read lock is held (the caller drops it);
     ``r`` is what read_resume needs."""
-    pd = self.pd
+    pd = fd.pd
     while True:
         code = pd.wait(MODE_READ)
         if code:
-            raise self._poll_error(code, MODE_READ) from None
-        data: bytes | None = _read_resume(self, n, r)
+            raise fd._poll_error(code, MODE_READ) from None
+        data: bytes | None = _read_resume(fd, n, r)
         if data is not None:
             return data
 
 
-def _read_unpark(self: FD) -> None:
+def read_unpark(fd: FD) -> None:
     """An exception was thrown in at a park C prepared: undo its steps as
-    PollDesc.wait does when that happens."""
-    pd = self.pd
+    PollDesc.wait does when that happens (the read lock stays held)."""
+    pd = fd.pd
     pd.rt.nwait -= 1
     pd._abandon_wait(MODE_READ, getcurrent())
 
 
-def _write_from(self: FD, data: ReadableBuffer, n: int) -> int:
-    """The rest of a write the C fast path began: ``n`` bytes of ``data``
-    went out; nothing ran since, so the lock is still free."""
-    self._write_lock()
-    try:
-        return self._write_rest(data, n, len(data))   # type: ignore[arg-type]  # bytes-like: has a len
-    finally:
-        self._write_unlock()
+def not_accelerated(*args: Any) -> Any:
+    raise RuntimeError("netpoll._speedups is not in use")
 
+
+# The accelerator's functions, for FD and Conn (stand-ins that raise when
+# it is not in use: then nothing calls them).
+read_fast: Callable[[FD, int], Any] = not_accelerated
+read_woke: Callable[[FD, int], Any] = not_accelerated
+write_fast: Callable[[FD, ReadableBuffer], int | None] = not_accelerated
 
 if ACCEL is not None:
     try:
@@ -822,16 +837,15 @@ if ACCEL is not None:
                       f"running pure Python", RuntimeWarning, stacklevel=1)
         ACCEL = None
 if ACCEL is not None:
-    _read_fast = ACCEL.read_fast
+    read_fast = ACCEL.read_fast
+    read_woke = ACCEL.read_woke
     _read_resume = ACCEL.read_resume
-    _read_woke = ACCEL.read_woke
     _read_py = FD.read
     FD.read = _read_accel             # type: ignore[method-assign]
     _sysread = ACCEL.read             # os.read without the GIL round trip; None for EAGAIN
-    _write_fast = ACCEL.write_fast
+    write_fast = ACCEL.write_fast
     _write_py = FD.write
     FD.write = _write_accel           # type: ignore[method-assign]
-    FD._write_from = _write_from      # type: ignore[attr-defined]
 
 
 def _yield_turn() -> int:
