@@ -388,8 +388,9 @@ def _keepalive_value(name: str, value: float | None, default: int,
 #
 # Speed trick: with the accelerator in use, Conn.read and Conn.write do
 # what FD.read and FD.write do (internal/fd.py, "the C accelerator") in
-# their own frame rather than calling them: the two Python calls saved are
-# 859 of 7,869 callgrind instructions per echoed message.  Only the plain
+# their own frame rather than calling them: the two Python calls saved
+# took callgrind's count from 7,869 to 7,260 instructions per echoed
+# message (bench/RESULTS.md).  Only the plain
 # cases are inline (a whole read or write, and a read's plain park); the
 # rest goes to the FD's helpers, and errors get Conn's message as above.
 
