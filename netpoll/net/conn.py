@@ -17,7 +17,8 @@ import struct
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
-from ..internal import fd as _fd
+from ..internal.fd import (not_accelerated, read_fast, read_rest, read_unpark, read_woke,
+                           write_fast, write_rest)
 from ..poller import MODE_READ, MODE_WRITE
 from .addr import Addr, TCPAddr, UDPAddr, UnixAddr, to_addr
 from .errors import op_error
@@ -398,24 +399,24 @@ def _read_accel(self: Conn, n: int = 65536) -> bytes:
     """Conn.read, accelerated (see Conn.read)."""
     fd = self.fd
     try:
-        r = _fd.read_fast(fd, n)      # bytes, None or a greenlet
+        r = read_fast(fd, n)          # bytes, None or a greenlet
         if type(r) is bytes:
             return r
         if r is not None:             # parked as the read waiter, the read lock held
             try:
                 r.switch()            # until the read edge (FD.read: read_rest)
             except BaseException:
-                _fd.read_unpark(fd)
+                read_unpark(fd)
                 fd._read_unlock()
                 raise
             try:
-                r = _fd.read_woke(fd, n)
+                r = read_woke(fd, n)
             except BaseException:
                 fd._read_unlock()
                 raise
             if type(r) is bytes:      # read and unlocked in C
                 return r
-        return _fd.read_rest(fd, n, r)
+        return read_rest(fd, n, r)
     except OSError as e:
         raise self._error("read", e) from None
 
@@ -424,19 +425,19 @@ def _write_accel(self: Conn, data: ReadableBuffer) -> int:
     """Conn.write, accelerated (see Conn.write)."""
     fd = self.fd
     try:
-        n = _fd.write_fast(fd, data)
+        n = write_fast(fd, data)
     except OSError as e:              # as FD.write: nothing went out
         e.written = 0                 # type: ignore[attr-defined]
         raise self._error("write", e) from None
     if n is not None and n >= 0:
         return n
     try:
-        return _fd.write_rest(fd, data, n)
+        return write_rest(fd, data, n)
     except OSError as e:
         raise self._error("write", e) from None
 
 
-if _fd.read_fast is not _fd.not_accelerated:      # the accelerator is in use
+if read_fast is not not_accelerated:      # the accelerator is in use
     _read_accel.__doc__ = Conn.read.__doc__
     _write_accel.__doc__ = Conn.write.__doc__
     Conn.read = _read_accel           # type: ignore[method-assign]
