@@ -17,8 +17,15 @@ import struct
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
-from ..internal.fd import (not_accelerated, read_fast, read_rest, read_unpark, read_woke,
-                           write_fast, write_rest)
+from ..internal.fd import (
+    not_accelerated,
+    read_fast,
+    read_rest,
+    read_unpark,
+    read_woke,
+    write_fast,
+    write_rest,
+)
 from ..poller import MODE_READ, MODE_WRITE
 from .addr import Addr, TCPAddr, UDPAddr, UnixAddr, to_addr
 from .errors import op_error
