@@ -119,7 +119,11 @@ class Goroutine:
         self._fn = self._args = self._kwargs = None
         self._done = True
         rt = self._rt
-        rt.goroutine_exited(self)
+        # Speed trick: Runtime.goroutine_exited, inlined but for its rare
+        # part (shutdown() waits for the last goroutine).
+        rt.goroutines.discard(self)
+        if rt._exit_waiter is not None:
+            rt.goroutine_exited(self)
         joiners = self._joiners
         if joiners:
             self._joiners = None
