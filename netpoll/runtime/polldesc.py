@@ -26,12 +26,11 @@ deadline or ``evict`` woke it, and it re-checks ``closing`` and the deadline.
 Deadlines ``deadline[mode]``: 0 none, > 0 the monotonic time it passes,
 -1 passed.  The armed timer may be due earlier than ``deadline[mode]`` (the
 deadline was moved later since): it then re-arms itself instead of firing.
-``seq[mode]`` grows on every deadline change and when evict cancels a
-timer, and a deadline timer carries the seq it was armed with: a timer
-meant for an earlier deadline, or for this PollDesc's previous descriptor,
-finds a different seq and does nothing.  (Every timer not cancelled is the
-one in ``timer[mode]``, and no deadline can be set from evict until the
-PollDesc is reused, so an evict that finds no timer need not bump it.)
+``seq[mode]`` grows on every deadline change and on evict (which ends a
+descriptor's life: no deadline can be set from then until the PollDesc is
+reused, so reuse need not bump it again), and a deadline timer carries the
+seq it was armed with: a timer meant for an earlier deadline, or for this
+PollDesc's previous descriptor, finds a different seq and does nothing.
 
 The readiness side needs no sequence number here, unlike Go's tagged
 pointers: Python's epoll binding reports descriptor numbers, the poller maps
@@ -127,8 +126,8 @@ class PollDesc:
         self.fd = fd
         deadline = self.deadline
         deadline[MODE_READ] = deadline[MODE_WRITE] = 0
-        # seq needs no bump here: every timer of the last life was
-        # cancelled by evict() (see the module docstring).
+        # seq needs no bump here: evict() bumped it at the end of the last
+        # life (see the module docstring; a new PollDesc has no timers).
         self.closing = self.hup = False
         self.fdseq += 1
         if self.rt is not rt:             # new: a recycled one keeps its runtime's
@@ -303,6 +302,9 @@ class PollDesc:
         if self.closing:
             return
         self.closing = True
+        seq = self.seq
+        seq[MODE_READ] += 1
+        seq[MODE_WRITE] += 1
         timer = self.timer
         if timer[MODE_READ] is not None or timer[MODE_WRITE] is not None:
             self._cancel_timers()
@@ -315,11 +317,10 @@ class PollDesc:
             self._unblock(MODE_WRITE)
 
     def _cancel_timers(self) -> None:
-        """Cancel the armed deadline timers (evict), and bump ``seq``."""
+        """Cancel the armed deadline timers (evict)."""
         timers = self.rt.timers
         timer = self.timer
         for m in MODES:
-            self.seq[m] += 1
             t = timer[m]
             if t is not None:
                 timers.cancel(t)
