@@ -3,6 +3,7 @@ by function: a measure of the hot path that this noisy machine cannot blur.
 
     .venv/bin/python bench/bytecodes.py            # echo server (netpoll.echo.handle)
     .venv/bin/python bench/bytecodes.py --http     # netpoll.http + a WSGI hello app
+    .venv/bin/python bench/bytecodes.py --churn    # echo, one message per connection
 
 The server runs in this process under netpoll with sys.settrace counting
 every bytecode it executes; the clients are plain blocking sockets in
@@ -15,6 +16,12 @@ of the harness move by 20-60 % from run to run here; this count moves by
 well under 1 %, so it shows what a change to the hot path removed.  It is
 not a timing: a bytecode's cost varies, and system calls, greenlet switches
 and allocations are not counted.
+
+``--churn`` counts per connection instead, as the harness's churn scenario
+(``loadgen --mode churn``): each round the clients open ``--conns``
+connections, send one message on each, read every echo back and close
+them all, so a connection's whole life is counted: accept, FD and PollDesc
+open, goroutine start, the read and the echo, EOF and close.
 """
 
 import argparse
@@ -36,7 +43,7 @@ REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: bench\r\n\r\n"
 MESSAGE = b"x" * 64
 
 
-def count(http, conns, rounds):
+def count(http, conns, rounds, churn=False):
     counts = collections.Counter()
 
     def trace_calls(frame, event, arg):
@@ -63,6 +70,23 @@ def count(http, conns, rounds):
         handler, args, send = handle, (), MESSAGE
         done = lambda got: len(got) >= len(MESSAGE)  # noqa: E731
 
+    def churn_clients(port):
+        for _ in range(rounds):
+            socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(conns)]
+            try:
+                for s in socks:
+                    s.sendall(send)
+                for s in socks:
+                    got = b""
+                    while not done(got):
+                        chunk = s.recv(4096)
+                        if not chunk:
+                            raise ConnectionError("server closed the connection")
+                        got += chunk
+            finally:
+                for s in socks:
+                    s.close()
+
     def clients(port):
         socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(conns)]
         try:
@@ -83,7 +107,8 @@ def count(http, conns, rounds):
     def main():
         with net.listen("tcp", "127.0.0.1:0") as ln:
             netpoll.go(serve, ln, handler, *args)
-            t = threading.Thread(target=clients, args=(ln.addr.port,))
+            t = threading.Thread(target=churn_clients if churn else clients,
+                                 args=(ln.addr.port,))
             sys.settrace(trace_calls)
             try:
                 t.start()
@@ -101,13 +126,18 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--http", action="store_true",
                    help="netpoll.http serving a WSGI hello app instead of echo")
+    p.add_argument("--churn", action="store_true",
+                   help="echo, counted per connection: each connects, "
+                        "exchanges one message and closes")
     p.add_argument("--conns", type=int, default=64)
     p.add_argument("--rounds", type=int, default=200)
     p.add_argument("--top", type=int, default=12, help="functions to list")
     a = p.parse_args()
-    counts = count(a.http, a.conns, a.rounds)
+    if a.churn and a.http:
+        p.error("--churn counts the echo server only")
+    counts = count(a.http, a.conns, a.rounds, a.churn)
     n = a.conns * a.rounds
-    what = "HTTP request" if a.http else "echoed message"
+    what = "connection" if a.churn else "HTTP request" if a.http else "echoed message"
     print(f"{sum(counts.values()) / n:.1f} bytecodes per {what} "
           f"({a.conns} connections x {a.rounds} rounds)")
     for fn, c in counts.most_common(a.top):

@@ -15,8 +15,10 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import go, sleep
+from . import sleep
 from .errors import ClosedError
+from .runtime.goroutine import check_function
+from .runtime.local import get_runtime
 
 if TYPE_CHECKING:
     from .net import Conn, Listener
@@ -31,6 +33,10 @@ MAX_DELAY = 1.0
 def serve(listener: Listener, handler: Callable[..., object], *args: Any) -> None:
     """Accept connections on ``listener`` until it is closed, running
     ``handler(conn, *args)`` in a new goroutine for each."""
+    # Speed trick: netpoll.go's checks and runtime lookup, once here rather
+    # than once per connection (what they find cannot change meanwhile).
+    check_function("serve", handler)
+    start = get_runtime().go
     delay = 0.0
     while True:
         try:
@@ -46,4 +52,4 @@ def serve(listener: Listener, handler: Callable[..., object], *args: Any) -> Non
             sleep(delay)
             continue
         delay = 0.0
-        go(handler, conn, *args)
+        start(handler, (conn,) + args)

@@ -132,26 +132,37 @@ class FD(FDMutex):
     rsize: int
     far_past: tuple[int, float, float] | None
 
-    def __init__(self, sock: _socket.socket) -> None:
-        FDMutex.__init__(self)
+    def __init__(self, sock: _socket.socket, accepted_by: FD | None = None) -> None:
+        """``accepted_by``: the listening FD that accepted ``sock``, whose
+        thread, runtime, family and type are this one's, so that what they
+        decide is not worked out again for every connection."""
+        # Speed trick: FDMutex.__init__, inlined (one call less per connection).
+        self.state = 0
+        self.read_waiters = self.write_waiters = self.close_waiters = None
         sock.setblocking(False)
         self.sock = sock
-        self.sysfd = sock.fileno()
+        self.sysfd = sysfd = sock.fileno()
+        self.streak = 0
+        # (modes, deadline, seconds) of a deadline set more than FAR_PAST
+        # seconds in the past, for the hint in its timeout; else None.
+        self.far_past = None
+        if accepted_by is not None:
+            self.tid = accepted_by.tid
+            self.pd = poll_open(sysfd, accepted_by.pd.rt)
+            self.drain_hint = accepted_by.drain_hint
+            self.rsize = READ_MIN                 # a stream, as below
+            return
         self.tid = get_ident()
-        self.pd = pd = poll_open(self.sysfd)
+        self.pd = pd = poll_open(sysfd)
         # DRAINED if the drained-read shortcut applies to this socket: a TCP
         # stream under an edge-triggered poller.  Not AF_UNIX streams: their
         # reads stop early at a message carrying SCM_RIGHTS, at a change of
         # sender credentials and at an OOB mark, with data still queued.
         self.drain_hint = DRAINED if (sock.type == socket.SOCK_STREAM and not pd.level_triggered
                                       and sock.family in _TCP_FAMILIES) else 0
-        self.streak = 0
         # A datagram read must ask for all n bytes (the kernel discards what
         # does not fit), so only streams adapt their request size.
         self.rsize = READ_MIN if sock.type == socket.SOCK_STREAM else sys.maxsize
-        # (modes, deadline, seconds) of a deadline set more than FAR_PAST
-        # seconds in the past, for the hint in its timeout; else None.
-        self.far_past = None
 
     # -- reads ---------------------------------------------------------------
 
@@ -289,17 +300,47 @@ class FD(FDMutex):
     def accept(self) -> tuple[int, Any]:
         """A new connection: (fd number, address).  ECONNABORTED (the peer
         gave up while queued) is retried; EMFILE / ENFILE are raised and the
-        listener stays usable."""
-        if not self._read_lock():
-            raise ClosedError()
+        listener stays usable.  Once per connection: the lock, pd.prepare
+        and the first attempt are spelled out, the rest is _accept_slow."""
+        s = self.state                    # speed trick: _read_lock, inlined
+        if s & _RBUSY or self.tid != get_ident():
+            if not self._read_lock_slow():
+                raise ClosedError()
+        else:
+            self.state = s + _RLOCK_REF
         try:
-            while True:
-                try:
-                    return self._attempt(MODE_READ, self.sock._accept)    # type: ignore[attr-defined,no-any-return]
-                except ConnectionAbortedError:
-                    continue
-        finally:
-            self._read_unlock()
+            pd = self.pd
+            # Speed trick: pd.prepare inlined: its checks, then a stale
+            # READY dropped (the attempt sees what made the socket ready).
+            if pd.closing or pd.deadline[MODE_READ] < 0:
+                raise self._poll_error(pd.prepare(MODE_READ), MODE_READ)
+            gs = pd.g
+            if gs[MODE_READ] is READY:
+                gs[MODE_READ] = None
+            try:
+                return self.sock._accept()    # type: ignore[attr-defined,no-any-return]
+            except BlockingIOError:
+                return self._accept_slow(False)
+            except ConnectionAbortedError:
+                return self._accept_slow(True)
+        finally:                          # speed trick: _read_unlock, inlined
+            s = self.state - _RLOCK_REF
+            self.state = s
+            if s & CLOSED or self.read_waiters:
+                self._unlock_slow(RLOCK, s)
+
+    def _accept_slow(self, aborted: bool) -> tuple[int, Any]:
+        """FD.accept's loop after its first attempt: park until a connection
+        is queued (EAGAIN), or try again at once after one that was aborted
+        (ECONNABORTED), as often as it takes."""
+        accept = self.sock._accept            # type: ignore[attr-defined]
+        while True:
+            try:
+                if aborted:
+                    return self._attempt(MODE_READ, accept)    # type: ignore[no-any-return]
+                return self._attempt_wait(MODE_READ, accept)   # type: ignore[no-any-return]
+            except ConnectionAbortedError:
+                aborted = True
 
     # -- writes --------------------------------------------------------------
 
@@ -567,16 +608,21 @@ class FD(FDMutex):
         """Close: evict waiters, wait for in-flight operations to return,
         unregister, close the descriptor.  Idempotent; returns only once the
         descriptor is closed (Go: FD.Close)."""
-        self._check_thread()
+        if self.tid != get_ident():
+            self._check_thread()          # raises
         if self.incref_and_close():
             self.pd.evict()
-            self._unref()
-        if self.sock is not None and self.pd.rt.closed:
-            # The runtime that would run the in-flight operations has stopped
-            # (its run() returned, or this is a forked child): they will
-            # never return, so close our descriptor now.
-            self._destroy()
-        self.wait_destroyed(self._destroyed)
+            s = self.state - REF          # speed trick: _unref, inlined
+            self.state = s
+            if s < REF:                   # the last reference (CLOSED is set)
+                self._destroy()
+        if self.sock is not None:         # not destroyed yet: operations in flight
+            if self.pd.rt.closed:
+                # The runtime that would run the in-flight operations has
+                # stopped (its run() returned, or this is a forked child):
+                # they will never return, so close our descriptor now.
+                self._destroy()
+            self.wait_destroyed(self._destroyed)
 
     # -- locks and references (Go: readLock, readUnlock, writeLock,
     #    writeUnlock, incref, decref).  read, read_into and write inline the
@@ -705,7 +751,8 @@ class FD(FDMutex):
             try:
                 sock.close()
             finally:
-                self.wake_closers()
+                if self.close_waiters:    # speed trick: wake_closers' test, inlined
+                    self.wake_closers()
 
     def _check_thread(self) -> None:
         if self.tid != get_ident():

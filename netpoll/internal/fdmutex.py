@@ -97,9 +97,10 @@ class FDMutex:
         if s & CLOSED:
             return False
         self.state = (s | CLOSED) + REF
-        for q in (self.read_waiters, self.write_waiters):
-            if q:
-                _ready_all(q)
+        if self.read_waiters:
+            _ready_all(self.read_waiters)
+        if self.write_waiters:
+            _ready_all(self.write_waiters)
         return True
 
     # -- locks (Go: rwlock / rwunlock) ---------------------------------------

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 _BOTH = MODE_READ | MODE_WRITE
 _SOL_SOCKET = socket.SOL_SOCKET
 _IPPROTO_TCP = socket.IPPROTO_TCP
+_TCP_NODELAY = socket.TCP_NODELAY        # module constants: setup_tcp runs per connection
+_SO_KEEPALIVE = socket.SO_KEEPALIVE
 _ADDR_CLASS: dict[str, type[Addr]] = {
     "tcp": TCPAddr, "tcp4": TCPAddr, "tcp6": TCPAddr,
     "udp": UDPAddr, "udp4": UDPAddr, "udp6": UDPAddr,
@@ -358,8 +360,8 @@ def setup_tcp(fd: FD) -> None:
     """Go's defaults for a dialed or accepted TCP connection: no Nagle,
     keep-alive every 15 s."""
     setsockopt = fd.sock.setsockopt
-    setsockopt(_IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    setsockopt(_SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    setsockopt(_IPPROTO_TCP, _TCP_NODELAY, 1)
+    setsockopt(_SOL_SOCKET, _SO_KEEPALIVE, 1)
     if _KEEPIDLE is not None:
         setsockopt(_IPPROTO_TCP, _KEEPIDLE, KEEPALIVE_PERIOD)
     if _KEEPINTVL is not None:

@@ -59,7 +59,7 @@ class Listener:
         family, type_, proto = self._sockargs
         sock = _rawsocket(family, type_, proto, sysfd)
         try:
-            fd = FD(sock)
+            fd = FD(sock, self.fd)
         except BaseException as e:
             sock.close()
             if isinstance(e, OSError):

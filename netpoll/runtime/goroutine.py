@@ -66,14 +66,14 @@ class Goroutine:
     _joiners: list[greenlet] | None
 
     def __init__(self, rt: Runtime, fn: Callable[..., Any], args: tuple[Any, ...],
-                 kwargs: dict[str, Any]) -> None:
+                 kwargs: dict[str, Any] | None) -> None:
         self.id = next(_ids)
-        self.worker = None
-        self.started = False
         self._rt = rt
         self._fn = fn
         self._args = args
         self._kwargs = kwargs
+        self.worker = None
+        self.started = False
         self._done = False
         self._result = None
         self._exc = None
@@ -119,7 +119,11 @@ class Goroutine:
         self._fn = self._args = self._kwargs = None
         self._done = True
         rt = self._rt
-        rt.goroutine_exited(self)
+        # Speed trick: Runtime.goroutine_exited, inlined but for its rare
+        # part (shutdown() waits for the last goroutine).
+        rt.goroutines.discard(self)
+        if rt._exit_waiter is not None:
+            rt.goroutine_exited(self)
         joiners = self._joiners
         if joiners:
             self._joiners = None
@@ -222,6 +226,8 @@ class Worker(greenlet):
     def run(self) -> None:
         rt = self.rt
         idle = rt.idle
+        runq = rt.runq
+        hub_switch = rt.hub.switch
         while True:
             try:
                 task = self.task
@@ -234,7 +240,16 @@ class Worker(greenlet):
                 if rt.closed or len(idle) >= MAX_IDLE:
                     return
                 idle.append(self)
-                rt.park("idle")          # until go() hands us a goroutine
+                # ---- Until go() hands us a goroutine: Runtime.park("idle"),
+                # inlined (once per goroutine; a worker is never the hub, and
+                # rt.closed was tested above), with its hand-over to the
+                # batch's next goroutine unless that one is a new worker.
+                self.waitreason = "idle"
+                if rt.batch and runq[0]:
+                    rt.batch -= 1
+                    runq.popleft().switch()
+                else:
+                    hub_switch()
             except GreenletExit as exc:
                 task = self.task
                 self.task = None

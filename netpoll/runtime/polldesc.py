@@ -26,9 +26,11 @@ deadline or ``evict`` woke it, and it re-checks ``closing`` and the deadline.
 Deadlines ``deadline[mode]``: 0 none, > 0 the monotonic time it passes,
 -1 passed.  The armed timer may be due earlier than ``deadline[mode]`` (the
 deadline was moved later since): it then re-arms itself instead of firing.
-``seq[mode]`` grows on every deadline change, on evict and on reuse, and a deadline timer carries the seq it was armed with: a timer meant
-for an earlier deadline, or for this PollDesc's previous descriptor, finds a
-different seq and does nothing.
+``seq[mode]`` grows on every deadline change and on evict (which ends a
+descriptor's life: no deadline can be set from then until the PollDesc is
+reused, so reuse need not bump it again), and a deadline timer carries the
+seq it was armed with: a timer meant for an earlier deadline, or for this
+PollDesc's previous descriptor, finds a different seq and does nothing.
 
 The readiness side needs no sequence number here, unlike Go's tagged
 pointers: Python's epoll binding reports descriptor numbers, the poller maps
@@ -93,8 +95,9 @@ class PollDesc:
     closing: bool
     fdseq: int
     hup: bool
-    # The runtime and what is cached from it: set by _open, for the whole
-    # life of the descriptor; None (ignored at the line) only in the free list.
+    # The runtime and what is cached from it: set by the first _open, and
+    # kept in the free list, which is the runtime's own (PollCache); None
+    # (ignored at the line) only in a PollDesc never opened.
     rt: Runtime
     runq: deque[greenlet]
     poller: Poller
@@ -115,22 +118,35 @@ class PollDesc:
         self.rt = None  # type: ignore[assignment]  # until _open
 
     def _open(self, rt: Runtime, fd: int) -> None:
-        """Start a new life for descriptor ``fd`` (Go: poll_runtime_pollOpen)."""
+        """Start a new life for descriptor ``fd`` (Go: poll_runtime_pollOpen).
+        Runs once per accepted connection: the rare cases are in helpers."""
+        gs = self.g
+        if gs[MODE_READ] is not None or gs[MODE_WRITE] is not None:
+            self._clear_slots()           # (close() leaves them None)
+        self.fd = fd
+        deadline = self.deadline
+        deadline[MODE_READ] = deadline[MODE_WRITE] = 0
+        # seq needs no bump here: evict() bumped it at the end of the last
+        # life (see the module docstring; a new PollDesc has no timers).
+        self.closing = self.hup = False
+        self.fdseq += 1
+        if self.rt is not rt:             # new: a recycled one keeps its runtime's
+            self._attach(rt)
+
+    def _clear_slots(self) -> None:
+        """Empty both semaphore slots before a new life; RuntimeError if a
+        goroutine still waits in one."""
         if self.waiting(MODE_READ) or self.waiting(MODE_WRITE):
             raise RuntimeError("netpoll: PollDesc reused while a goroutine waits on it")
-        self.fd = fd
         self.g[MODE_READ] = self.g[MODE_WRITE] = None
-        self.deadline[MODE_READ] = self.deadline[MODE_WRITE] = 0
-        seq = self.seq
-        seq[MODE_READ] += 1
-        seq[MODE_WRITE] += 1
-        self.closing = False
-        self.hup = False
-        self.fdseq += 1
+
+    def _attach(self, rt: Runtime) -> None:
+        """Belong to ``rt``, and cache what the hot paths read of it: wait()
+        and netpollready() run once per park and per event, and one
+        attribute costs one bytecode where self.rt.runq costs two.  Kept
+        while the PollDesc waits in the runtime's free list (PollCache), so
+        a recycled PollDesc skips this."""
         self.rt = rt
-        # ---- Cached from the runtime: wait() and netpollready() run once per
-        # park and per event, and one attribute costs one bytecode where
-        # self.rt.runq costs two.  Dropped on release (PollCache).
         self.runq = rt.runq
         self.poller = rt.poller
         self.level_triggered = rt.level_triggered
@@ -281,28 +297,49 @@ class PollDesc:
 
     def evict(self) -> None:
         """The descriptor is closing: fail every waiter and every later
-        operation with POLL_ERR_CLOSING (Go: poll_runtime_pollUnblock)."""
+        operation with POLL_ERR_CLOSING (Go: poll_runtime_pollUnblock).
+        Once per connection: the loop over MODES is unrolled, and timers and
+        parked goroutines, which a closing connection seldom has, are left
+        to helpers."""
         if self.closing:
             return
         self.closing = True
+        seq = self.seq
+        seq[MODE_READ] += 1
+        seq[MODE_WRITE] += 1
+        timer = self.timer
+        if timer[MODE_READ] is not None or timer[MODE_WRITE] is not None:
+            self._cancel_timers()
+        gs = self.g
+        g = gs[MODE_READ]
+        if g is not None and g is not READY:      # a reader parked (READY: none)
+            self._unblock(MODE_READ)
+        g = gs[MODE_WRITE]
+        if g is not None and g is not READY:
+            self._unblock(MODE_WRITE)
+
+    def _cancel_timers(self) -> None:
+        """Cancel the armed deadline timers (evict)."""
         timers = self.rt.timers
+        timer = self.timer
         for m in MODES:
-            self.seq[m] += 1
-            if self.timer[m] is not None:
-                timers.cancel(self.timer[m])  # type: ignore[arg-type]  # not None: checked above
-                self.timer[m] = None
-            self._unblock(m)
+            t = timer[m]
+            if t is not None:
+                timers.cancel(t)
+                timer[m] = None
 
     def close(self) -> None:
         """Unregister from the poller and return to the cache (Go:
         poll_runtime_pollClose).  Only after ``evict`` and with no waiter."""
         if not self.closing:
             raise RuntimeError("netpoll: PollDesc closed without evict")
-        rt = self.rt
-        rt.poller.close(self.fd)
+        self.poller.close(self.fd)
         self.fd = -1
-        self.g[MODE_READ] = self.g[MODE_WRITE] = None
-        rt.pollcache.release(self)
+        gs = self.g
+        gs[MODE_READ] = gs[MODE_WRITE] = None
+        free = self.rt.pollcache.free      # speed trick: PollCache.release, inlined
+        if len(free) < PollCache.MAX_FREE:
+            free.append(self)
 
     def waiting(self, mode: int) -> bool:
         """True if a goroutine is parked on ``mode`` (for tests and stats)."""
@@ -340,8 +377,11 @@ def _deadline_fired(arg: tuple[PollDesc, int, int, float]) -> None:
 
 
 class PollCache:
-    """A free list of PollDescs (Go: pollCache).  Reuse keeps allocation off
-    the accept path; the seq bump in ``_open`` keeps old timers harmless."""
+    """A free list of PollDescs (Go: pollCache), one per runtime.  Reuse
+    keeps allocation off the accept path; the seq bumps in ``evict`` and
+    ``_open`` keep old timers harmless.  A PollDesc in the list keeps its
+    references to the runtime (it is this runtime's list: they keep
+    nothing else alive), so that reopening it need not set them again."""
 
     __slots__ = ("free",)
     MAX_FREE = 4096
@@ -350,12 +390,13 @@ class PollCache:
         self.free: list[PollDesc] = []
 
     def alloc(self) -> PollDesc:
-        return self.free.pop() if self.free else PollDesc()
+        free = self.free
+        return free.pop() if free else PollDesc()
 
     def release(self, pd: PollDesc) -> None:
-        if len(self.free) < self.MAX_FREE:
-            pd.rt = pd.runq = pd.poller = pd._switch = None  # type: ignore[assignment]  # keep no runtime alive
-            self.free.append(pd)
+        free = self.free
+        if len(free) < self.MAX_FREE:
+            free.append(pd)
 
 
 def poll_open(fd: int, rt: Runtime | None = None) -> PollDesc:
@@ -363,7 +404,8 @@ def poll_open(fd: int, rt: Runtime | None = None) -> PollDesc:
     poll_runtime_pollOpen + netpollopen)."""
     if rt is None:
         rt = get_runtime()
-    pd = rt.pollcache.alloc()
+    free = rt.pollcache.free
+    pd = free.pop() if free else PollDesc()     # speed trick: PollCache.alloc, inlined
     pd._open(rt, fd)
     try:
         rt.poller.open(fd, pd)

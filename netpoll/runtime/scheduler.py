@@ -188,7 +188,7 @@ class Runtime:
     # -- goroutines ---------------------------------------------------------
 
     def go(self, fn: Callable[..., Any], args: tuple[Any, ...],
-           kwargs: dict[str, Any]) -> Goroutine:
+           kwargs: dict[str, Any] | None = None) -> Goroutine:
         """Start a goroutine (Go: newproc): a worker from the idle list, or
         a new one, is handed the goroutine and made runnable.  It runs in a
         copy of its creator's contextvars context (as asyncio's tasks do),
@@ -439,6 +439,7 @@ class Runtime:
         self.runq.clear()
         self.batch = 0
         self.timers.clear()
+        self.pollcache.free.clear()    # they refer to this runtime (PollCache)
         self.poller.shutdown()
 
     def stats(self) -> dict[str, int | str]:
