@@ -10,7 +10,7 @@ import pytest
 from netpoll import net
 from netpoll.net.dial import max_listener_backlog
 
-from support import tcp_pair
+from support import has_ipv6, tcp_pair
 
 
 def _opt(conn, level, opt):
@@ -29,6 +29,42 @@ def test_go_defaults_on_dialed_and_accepted(run):
             assert os.get_blocking(c.fileno()) is False
             assert not os.get_inheritable(c.fileno())    # close-on-exec
             c.close()
+    run(main)
+
+
+def _check_go_defaults(c):
+    assert _opt(c, socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    assert _opt(c, socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+    if hasattr(socket, "TCP_KEEPIDLE"):
+        assert _opt(c, socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 15
+        assert _opt(c, socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 15
+
+
+@pytest.mark.parametrize("inherited", [True, False], ids=["from-listener", "per-accept"])
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "0.0.0.0"])
+def test_accepted_connections_get_go_defaults_from_a_plain_client(run, monkeypatch, host,
+                                                                  inherited):
+    # Where the kernel copies the listener's options into accepted sockets
+    # (Linux), the listener carries them and accept sets nothing; elsewhere
+    # accept sets them on each connection.  Either way every accepted
+    # connection has them, whatever the client set, and a change to one
+    # connection does not reach the next.
+    from netpoll.net import listener as listener_mod
+    if host == "::1" and not has_ipv6():
+        pytest.skip("no IPv6 on this machine")
+    if inherited and not listener_mod._INHERITS_TCP_OPTIONS:
+        pytest.skip("the kernel does not copy a listener's options here")
+    monkeypatch.setattr(listener_mod, "_INHERITS_TCP_OPTIONS", inherited)
+
+    def main():
+        with net.listen("tcp", f"[{host}]:0" if ":" in host else f"{host}:0") as ln:
+            connect_to = "127.0.0.1" if host == "0.0.0.0" else host
+            for _ in range(3):
+                peer = socket.create_connection((connect_to, ln.addr.port))
+                with peer, ln.accept() as c:
+                    _check_go_defaults(c)
+                    c.set_nodelay(False)
+                    c.set_keepalive(False)
     run(main)
 
 
