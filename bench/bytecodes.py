@@ -70,19 +70,23 @@ def count(http, conns, rounds, churn=False):
         handler, args, send = handle, (), MESSAGE
         done = lambda got: len(got) >= len(MESSAGE)  # noqa: E731
 
+    def one_round(socks):
+        """One message (or request) on every connection, every answer read."""
+        for s in socks:
+            s.sendall(send)
+        for s in socks:
+            got = b""
+            while not done(got):
+                chunk = s.recv(4096)
+                if not chunk:
+                    raise ConnectionError("server closed the connection")
+                got += chunk
+
     def churn_clients(port):
         for _ in range(rounds):
             socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(conns)]
             try:
-                for s in socks:
-                    s.sendall(send)
-                for s in socks:
-                    got = b""
-                    while not done(got):
-                        chunk = s.recv(4096)
-                        if not chunk:
-                            raise ConnectionError("server closed the connection")
-                        got += chunk
+                one_round(socks)
             finally:
                 for s in socks:
                     s.close()
@@ -91,15 +95,7 @@ def count(http, conns, rounds, churn=False):
         socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(conns)]
         try:
             for _ in range(rounds):
-                for s in socks:
-                    s.sendall(send)
-                for s in socks:
-                    got = b""
-                    while not done(got):
-                        chunk = s.recv(4096)
-                        if not chunk:
-                            raise ConnectionError("server closed the connection")
-                        got += chunk
+                one_round(socks)
         finally:
             for s in socks:
                 s.close()
