@@ -96,6 +96,9 @@ def _address_hint(text: str, listening: bool) -> str:
     return ""
 
 
+# -- argument types (positive_int, positive_float and keepalive_settings are
+# netpoll serve's too) -----------------------------------------------------------
+
 def _idle_list(text: str) -> list[int]:
     try:
         counts = sorted({int(x) for x in text.split(",") if x.strip()})
@@ -107,7 +110,8 @@ def _idle_list(text: str) -> list[int]:
     return counts
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """An argparse type: an int > 0."""
     try:
         value = int(text)
     except ValueError:
@@ -117,7 +121,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _positive_float(text: str) -> float:
+def positive_float(text: str) -> float:
+    """An argparse type: a float > 0."""
     try:
         value = float(text)
     except ValueError:
@@ -127,7 +132,8 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _keepalive(text: str) -> tuple[float, float, int]:
+def keepalive_settings(text: str) -> tuple[float, float, int]:
+    """An argparse type: keep-alive IDLE,INTERVAL,COUNT (TCPConn.set_keepalive_config)."""
     try:
         idle, interval, count = text.split(",")
         values = float(idle), float(interval), int(count)
@@ -156,13 +162,13 @@ def _echo_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--poller", default=None, metavar="NAME",
                    help="poller backend: auto, epoll, kqueue, poll or select "
                         "(default: $NETPOLL_POLLER, else auto = the best available)")
-    p.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+    p.add_argument("--workers", type=positive_int, default=1, metavar="N",
                    help="fork N worker processes, each with its own runtime and listener "
                         "on the same port (SO_REUSEPORT: the kernel spreads connections "
                         "over them).  With --workers, another netpoll echo --workers on the "
                         "same port joins in and shares the connections instead of failing "
                         "with 'address already in use' (default: 1)")
-    p.add_argument("--keepalive", type=_keepalive, default=None, metavar="IDLE,INTVL,COUNT",
+    p.add_argument("--keepalive", type=keepalive_settings, default=None, metavar="IDLE,INTVL,COUNT",
                    help="TCP keep-alive of each connection: probe after IDLE idle seconds, "
                         "every INTVL seconds; drop the connection after COUNT unanswered "
                         "probes, e.g. 5,2,3 (default: Go's 15,15,9)")
@@ -198,9 +204,9 @@ defaults on a 2-core machine; Ctrl-C prints the cells measured so far."""
 def _demo_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--idle", type=_idle_list, default=[0, 1000, 5000, 10000],
                    metavar="N,N,...", help="idle connection counts (default: 0,1000,5000,10000)")
-    p.add_argument("--active", type=_positive_int, default=32, metavar="N",
+    p.add_argument("--active", type=positive_int, default=32, metavar="N",
                    help="active connections doing round trips (default: %(default)s)")
-    p.add_argument("--seconds", type=_positive_float, default=2.0, metavar="S",
+    p.add_argument("--seconds", type=positive_float, default=2.0, metavar="S",
                    help="measured seconds per point (default: %(default)s)")
     p.add_argument("--warmup", type=float, default=0.5, metavar="S",
                    help="unmeasured seconds of round trips before each measurement "

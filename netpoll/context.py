@@ -323,5 +323,15 @@ def after_func(ctx: Context, fn: Callable[[], object]) -> Callable[[], bool]:
     return ctx.on_done(lambda: rt.go(fn, (), {}))
 
 
+def interrupted(op: str, err: BaseException) -> BaseException:
+    """``err``, a done context's ``err()``, as the error of the operation
+    it stopped (for netpoll's own ``ctx=`` operations), Go-style: the same
+    class, message ``OP: context deadline exceeded`` or ``OP: operation was
+    canceled`` (``OP`` being e.g. ``dial tcp 10.0.0.1:80``)."""
+    what = ("context deadline exceeded" if isinstance(err, DeadlineExceeded)
+            else "operation was canceled")
+    return type(err)(f"{op}: {what}")
+
+
 __all__ = ["background", "todo", "with_cancel", "with_deadline", "with_timeout",
            "with_value", "after_func", "Canceled", "DeadlineExceeded", "Context"]

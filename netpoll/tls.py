@@ -89,6 +89,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, overload
 from greenlet import getcurrent, greenlet
 
 from . import net
+from .context import interrupted
 from .errors import ClosedError
 from .runtime.scheduler import get_runtime
 
@@ -891,7 +892,7 @@ def dial(network: str, address: object, context: ssl.SSLContext | None = None, *
     deadline = None if timeout is None else time.monotonic() + timeout
     if ctx is not None:
         if (err := ctx.err()) is not None:
-            raise _ctx_error(network, address, err)
+            raise interrupted(f"tls dial {network} {address}", err)
         d = ctx.deadline()
         if d is not None and (deadline is None or d < deadline):
             deadline = d
@@ -914,18 +915,9 @@ def dial(network: str, address: object, context: ssl.SSLContext | None = None, *
     except BaseException as e:
         conn.close()
         if ctx is not None and (err := ctx.err()) is not None and isinstance(e, OSError):
-            raise _ctx_error(network, address, err) from None
+            raise interrupted(f"tls dial {network} {address}", err) from None
         raise
     return tc
-
-
-def _ctx_error(network: str, address: object, err: BaseException) -> BaseException:
-    """The context's error for a TLS dial, Go-style: the class of
-    ``ctx.err()``, message ``tls dial tcp ADDR: operation was canceled``
-    (or ``context deadline exceeded``)."""
-    what = "operation was canceled" if not isinstance(err, TimeoutError) \
-        else "context deadline exceeded"
-    return type(err)(f"tls dial {network} {address}: {what}")
 
 
 def _host_of(network: str, address: Any) -> str | None:    # Any: as dial takes it

@@ -56,12 +56,12 @@ def _seconds(text: str) -> float | None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``netpoll serve`` (registered in netpoll/cli.py)."""
-    from netpoll.cli import _keepalive, _positive_int, listen_address
+    from netpoll.cli import keepalive_settings, listen_address, positive_int
     p.description = SERVE_HELP
     p.add_argument("app", metavar="MODULE:APP", help="the WSGI application, e.g. myapp:app")
     p.add_argument("--listen", default="127.0.0.1:8000", metavar="HOST:PORT", type=listen_address,
                    help="address to listen on (default: %(default)s)")
-    p.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+    p.add_argument("--workers", type=positive_int, default=1, metavar="N",
                    help="worker processes sharing the port with SO_REUSEPORT (default: 1)")
     p.add_argument("--poller", default=None, metavar="NAME",
                    help="poller backend (default: $NETPOLL_POLLER, else the best available)")
@@ -81,9 +81,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--idle-timeout", type=_seconds, default=60.0, metavar="S",
                    help="seconds a keep-alive connection may wait for its next request "
                         "(0: none) (default: %(default)s)")
-    p.add_argument("--max-body-bytes", type=_positive_int, default=None, metavar="N",
+    p.add_argument("--max-body-bytes", type=positive_int, default=None, metavar="N",
                    help="largest request body accepted; larger gets 413 (default: no limit)")
-    p.add_argument("--keepalive", type=_keepalive, default=None, metavar="IDLE,INTVL,COUNT",
+    p.add_argument("--keepalive", type=keepalive_settings, default=None, metavar="IDLE,INTVL,COUNT",
                    help="TCP keep-alive of each connection: probe after IDLE idle seconds, "
                         "every INTVL seconds; drop it after COUNT unanswered probes, so a "
                         "client that vanished mid-request is dropped too (default: Go's "

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..context import DeadlineExceeded as _CtxDeadlineExceeded
+from ..context import interrupted
 from ..errors import DeadlineExceededError
 from ..internal.fd import FD
 from ..poller import MODE_WRITE
@@ -276,7 +276,7 @@ def dial(network: str, address: object, *, timeout: float | None = None,
             targets = _resolve(network, address, families, socktype, False, deadline, ctx)
         except OSError as e:
             if ctx is not None and (err := ctx.err()) is not None:
-                raise _ctx_error(network, shown, err) from None
+                raise interrupted(f"dial {network} {shown}", err) from None
             raise op_error("dial", network, None, shown, e) from None
     first_error: OSError | None = None
     for i, (family, sockaddr) in enumerate(targets):
@@ -285,7 +285,7 @@ def dial(network: str, address: object, *, timeout: float | None = None,
                              _partial_deadline(deadline, len(targets) - i), ctx)
         except OSError as e:
             if ctx is not None and (err := ctx.err()) is not None:
-                raise _ctx_error(network, shown, err) from None
+                raise interrupted(f"dial {network} {shown}", err) from None
             if first_error is None:
                 first_error = e
             if isinstance(e, DeadlineExceededError) and deadline is not None \
@@ -309,7 +309,7 @@ def _dial_deadline(network: str, shown: str, timeout: float | None,
             deadline = time.monotonic() + timeout
     if ctx is not None:
         if (err := ctx.err()) is not None:
-            raise _ctx_error(network, shown, err)
+            raise interrupted(f"dial {network} {shown}", err)
         d = ctx.deadline()
         if d is not None and (deadline is None or d < deadline):
             deadline = d
@@ -326,15 +326,6 @@ def _check_timeout(timeout: Any) -> float:        # Any: checked here
     if t != t:
         raise ValueError("dial timeout must not be nan")
     return t
-
-
-def _ctx_error(network: str, shown: str, err: BaseException) -> BaseException:
-    """The context's error for this dial, Go-style: same class, message
-    ``dial tcp ADDR: operation was canceled`` / ``context deadline
-    exceeded``."""
-    what = ("context deadline exceeded" if isinstance(err, _CtxDeadlineExceeded)
-            else "operation was canceled")
-    return type(err)(f"dial {network} {shown}: {what}")
 
 
 def _abort_connect(fd: FD) -> None:
