@@ -861,6 +861,8 @@ def read_unpark(fd: FD) -> None:
 
 
 def not_accelerated(*args: Any) -> Any:
+    """Stands in for an accelerator function when the accelerator is not
+    in use (nothing calls it then)."""
     raise RuntimeError("netpoll._speedups is not in use")
 
 
