@@ -406,6 +406,13 @@ epoll_dispatch(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 
 /* ---- reads and writes -------------------------------------------------- */
 
+/* An FDMutex waiter queue with nobody in it: None (never used) or []. */
+static inline int
+queue_empty(PyObject *q)
+{
+    return q == Py_None || (PyList_CheckExact(q) && PyList_GET_SIZE(q) == 0);
+}
+
 /* read(fd, n) -> bytes, or None if the descriptor has nothing (EAGAIN).
  * os.read for a non-blocking descriptor: the system call never blocks, so
  * the GIL is kept; EINTR runs the signal handlers and retries (PEP 475).
@@ -509,8 +516,7 @@ write_fast(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         PyErr_Clear();
         Py_RETURN_NONE;
     }
-    if (s & (FD_CLOSED | FD_WLOCK) || (ww != Py_None && !(PyList_CheckExact(ww) &&
-                                                          PyList_GET_SIZE(ww) == 0)))
+    if (s & (FD_CLOSED | FD_WLOCK) || !queue_empty(ww))
         Py_RETURN_NONE;
     unsigned long t = PyLong_AsUnsignedLong(tid);
     if (t == (unsigned long)-1 && PyErr_Occurred()) {
@@ -655,6 +661,35 @@ after_read(PyObject *fd, Py_ssize_t n, Py_ssize_t asked, Py_ssize_t got, int dra
     return 0;
 }
 
+/* FD.read's read(2) of ``asked`` bytes and its bookkeeping (after_read):
+ * bytes; NULL with read_eagain set for EAGAIN; NULL with an exception. */
+static PyObject *
+read_counted(PyObject *fd, int sfd, long n, long asked, int drained)
+{
+    PyObject *data = do_read(sfd, asked);
+    if (data == NULL)
+        return NULL;
+    if (after_read(fd, n, asked, PyBytes_GET_SIZE(data), drained) < 0) {
+        Py_DECREF(data);
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_SystemError, "FD slots changed type");
+        return NULL;
+    }
+    return data;
+}
+
+/* Empty the read slot of a PollDesc's g list (PollDesc: ``g[MODE_READ] =
+ * None``); returns 1 if it held READY. */
+static int
+take_read_slot(PyObject *gs)
+{
+    PyObject *g = PyList_GET_ITEM(gs, MODE_READ);
+    PyList_SET_ITEM(gs, MODE_READ, Py_NewRef(Py_None));
+    int ready = g == pd_ready;
+    Py_DECREF(g);
+    return ready;
+}
+
 /* The PollDesc's read deadline has passed (deadline[READ] < 0), or is not the plain
  * 0 / positive float (then the Python path decides): 1; else 0. */
 static int
@@ -779,8 +814,7 @@ read_fast(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     long s = long_slot(fd, fd_state);
     PyObject *tid = SLOT(fd, fd_tid), *pd = SLOT(fd, fd_pd), *rw = SLOT(fd, fd_read_waiters);
     if (s < 0 || s & (b_closed | b_rlock | b_rshut) || tid == NULL || pd == NULL ||
-        rw == NULL || !Py_IS_TYPE(pd, pd_type) ||
-        (rw != Py_None && !(PyList_CheckExact(rw) && PyList_GET_SIZE(rw) == 0)))
+        rw == NULL || !Py_IS_TYPE(pd, pd_type) || !queue_empty(rw))
         Py_RETURN_NONE;
     unsigned long t = PyLong_AsUnsignedLong(tid);
     if (t == (unsigned long)-1 && PyErr_Occurred()) {
@@ -804,34 +838,21 @@ read_fast(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
             goto park;                    /* no edge yet: the caller parks */
         if (g != pd_ready)
             Py_RETURN_NONE;               /* another waiter: Python raises */
-        Py_INCREF(Py_None);
-        PyList_SET_ITEM(gs, MODE_READ, Py_None);
-        Py_DECREF(g);
+        take_read_slot(gs);
         if (set_long_slot(fd, fd_streak, 0) < 0)
             return NULL;
     } else {
         /* PollDesc.prepare(MODE_READ), and the fairness count */
         if (streak >= fair_reads)
             Py_RETURN_NONE;               /* Python yields first */
-        if (g == pd_ready) {
-            Py_INCREF(Py_None);
-            PyList_SET_ITEM(gs, MODE_READ, Py_None);
-            Py_DECREF(g);
-        }
+        if (g == pd_ready)
+            take_read_slot(gs);
         if (set_long_slot(fd, fd_streak, streak + 1) < 0)
             return NULL;
     }
-    PyObject *data = do_read((int)sfd, asked);
-    if (data == NULL) {
-        if (!read_eagain)
-            return NULL;
+    PyObject *data = read_counted(fd, (int)sfd, n, asked, drained);
+    if (data == NULL && read_eagain)
         goto park;
-    }
-    if (after_read(fd, n, asked, PyBytes_GET_SIZE(data), drained) < 0) {
-        Py_DECREF(data);
-        return PyErr_Occurred() ? NULL : (PyErr_SetString(PyExc_SystemError,
-                                                          "FD slots changed type"), NULL);
-    }
     return data;
 
 park:
@@ -866,8 +887,7 @@ read_unlock_fast(PyObject *fd)
 {
     PyObject *rw = SLOT(fd, fd_read_waiters);
     long st = long_slot(fd, fd_state);
-    if (st < 0 || st & b_closed || rw == NULL ||
-        (rw != Py_None && !(PyList_CheckExact(rw) && PyList_GET_SIZE(rw) == 0)))
+    if (st < 0 || st & b_closed || rw == NULL || !queue_empty(rw))
         return 1;
     return set_long_slot(fd, fd_state, st - b_rlock - b_ref);
 }
@@ -917,13 +937,9 @@ read_woke(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     long asked = n < rsize ? n : rsize;   /* as read_fast: the lock kept both */
     int drained = (s & b_drained) != 0;
-    PyObject *g = PyList_GET_ITEM(gs, MODE_READ);
-    PyList_SET_ITEM(gs, MODE_READ, Py_NewRef(Py_None));
-    int ready = g == pd_ready;
-    Py_DECREF(g);
-    if (!ready)
+    if (!take_read_slot(gs))
         return PyLong_FromLong(asked << 1 | drained);
-    PyObject *data = do_read((int)sfd, asked);
+    PyObject *data = read_counted(fd, (int)sfd, n, asked, drained);
     if (data == NULL) {
         if (!read_eagain)
             return NULL;
@@ -931,12 +947,6 @@ read_woke(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         if (target == Py_None)
             return PyLong_FromLong(asked << 1 | drained);
         return target;
-    }
-    if (after_read(fd, n, asked, PyBytes_GET_SIZE(data), drained) < 0) {
-        Py_DECREF(data);
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_SystemError, "FD slots changed type");
-        return NULL;
     }
     /* speed trick: FD.read's finally (the unlock) done here, saving the
      * Python frame its bytecodes on every read that parked */
@@ -978,18 +988,9 @@ read_resume(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_SystemError, "FD.sysfd is not an int");
         return NULL;
     }
-    PyObject *data = do_read((int)sfd, r >> 1);
-    if (data == NULL) {
-        if (read_eagain)
-            Py_RETURN_NONE;
-        return NULL;
-    }
-    if (after_read(fd, n, r >> 1, PyBytes_GET_SIZE(data), (int)(r & 1)) < 0) {
-        Py_DECREF(data);
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_SystemError, "FD slots changed type");
-        return NULL;
-    }
+    PyObject *data = read_counted(fd, (int)sfd, n, r >> 1, (int)(r & 1));
+    if (data == NULL && read_eagain)
+        Py_RETURN_NONE;
     return data;
 }
 
