@@ -36,3 +36,20 @@ def sockpair():
     yield a, b
     a.close()
     b.close()
+
+
+@pytest.fixture
+def no_leftover_runtime():
+    """The test starts and ends without a runtime on this thread (one made
+    outside run(), or one a failed test left, is closed)."""
+    _close_current_runtime()
+    yield
+    _close_current_runtime()
+
+
+def _close_current_runtime():
+    from netpoll.runtime.scheduler import current_runtime
+
+    rt = current_runtime()
+    if rt is not None:
+        rt.close()

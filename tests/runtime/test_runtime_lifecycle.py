@@ -15,15 +15,7 @@ from netpoll.runtime.scheduler import current_runtime
 from support import fd_count
 
 
-@pytest.fixture(autouse=True)
-def _no_leftover_runtime():
-    rt = current_runtime()
-    if rt is not None:
-        rt.close()
-    yield
-    rt = current_runtime()
-    if rt is not None:
-        rt.close()
+pytestmark = pytest.mark.usefixtures("no_leftover_runtime")
 
 
 def test_threads_using_netpoll_outside_run_release_their_descriptors():

@@ -15,15 +15,7 @@ from netpoll.runtime.scheduler import current_runtime
 from support import Child
 
 
-@pytest.fixture(autouse=True)
-def _no_leftover_runtime():
-    rt = current_runtime()
-    if rt is not None:
-        rt.close()
-    yield
-    rt = current_runtime()
-    if rt is not None:
-        rt.close()
+pytestmark = pytest.mark.usefixtures("no_leftover_runtime")
 
 
 def finish_child(code, timeout=30.0):

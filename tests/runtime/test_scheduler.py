@@ -13,16 +13,7 @@ from netpoll import Chan, DeadlockError, GoroutineExit
 from netpoll.runtime.scheduler import current_runtime
 
 
-@pytest.fixture(autouse=True)
-def _no_leftover_runtime():
-    """Each test starts and ends without a runtime on this thread."""
-    rt = current_runtime()
-    if rt is not None:
-        rt.close()
-    yield
-    rt = current_runtime()
-    if rt is not None:
-        rt.close()
+pytestmark = pytest.mark.usefixtures("no_leftover_runtime")
 
 
 # -- run / go / join -----------------------------------------------------------
