@@ -14,7 +14,6 @@ from netpoll.runtime.scheduler import current_runtime
 
 from support import fd_count
 
-
 pytestmark = pytest.mark.usefixtures("no_leftover_runtime")
 
 
