@@ -22,7 +22,7 @@ def test_serve_runs_the_handler_per_connection_with_its_arguments(run):
 
             def clients():
                 for i in range(3):
-                    with socket.create_connection(("127.0.0.1", ln.addr.port)) as s:
+                    with socket.create_connection(("127.0.0.1", ln.addr.port), timeout=10) as s:
                         s.sendall(b"m%d" % i)
                         s.recv(1)             # b"": the handler closed it
             netpoll.to_thread(clients)
@@ -37,7 +37,7 @@ def test_serve_refuses_a_handler_that_is_not_callable_before_accepting(run, hand
     # taken (and dropped) because the handler cannot run.
     def main():
         with net.listen("tcp", "127.0.0.1:0") as ln, \
-                socket.create_connection(("127.0.0.1", ln.addr.port)) as client:
+                socket.create_connection(("127.0.0.1", ln.addr.port), timeout=10) as client:
             with pytest.raises(TypeError, match=r"serve\(\)"):
                 serve(ln, handler)
             with ln.accept() as conn:         # still queued: serve took nothing
